@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Starts (or reuses) a throwaway PostgreSQL cluster on loopback, for tests,
+# benchmarks and the quickstart.
+#
+#   scripts/pg.sh start [PORT]   start or reuse; prints `export` lines to eval
+#   scripts/pg.sh stop  [PORT]   stop it and remove its folder
+#
+# The cluster lives in a fresh folder under /tmp owned by `postgres`: initdb
+# refuses root, and a CI clone may sit where that user cannot enter. Host
+# connections need the password (scram-sha-256), so tests see real
+# authentication; the password is `replibyte` unless REPLIBYTE_PG_PASSWORD says
+# otherwise.
+set -euo pipefail
+
+cmd=${1:-start}
+port=${2:-${REPLIBYTE_PG_PORT:-54329}}
+password=${REPLIBYTE_PG_PASSWORD:-replibyte}
+state=/tmp/replibyte-pg-$port
+bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  echo "pg.sh: no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin); install postgresql or set PG_BINDIR" >&2
+  exit 1
+fi
+
+# Run a server binary as the cluster's owner: root cannot run initdb/postgres.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+print_env() {
+  cat <<ENV
+export PGHOST=127.0.0.1
+export PGPORT=$port
+export PGUSER=postgres
+export PGPASSWORD=$password
+export REPLIBYTE_PG_BINDIR=$bindir
+ENV
+}
+
+case "$cmd" in
+  start)
+    if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" && [ -d "$state/data" ]; then
+      print_env
+      exit 0
+    fi
+    rm -rf "$state"
+    mkdir -p "$state"
+    [ "$(id -u)" = 0 ] && chown postgres: "$state"
+    pwfile=$state/pwfile
+    printf '%s\n' "$password" > "$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
+    as_owner "$bindir/initdb" -D "$state/data" -U postgres --pwfile="$pwfile" \
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 \
+      || { echo "pg.sh: initdb failed, see $state/initdb.log" >&2; tail -5 "$state/initdb.log" >&2; exit 1; }
+    rm -f "$pwfile"
+    # Throwaway cluster: durability off, enough connections for parallel tests.
+    cat >> "$state/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$state'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+shared_buffers = 256MB
+max_wal_size = 4GB
+log_min_messages = warning
+CONF
+    as_owner "$bindir/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 60 start >/dev/null \
+      || { echo "pg.sh: server did not start, see $state/server.log" >&2; tail -5 "$state/server.log" >&2; exit 1; }
+    print_env
+    ;;
+  stop)
+    if [ -d "$state/data" ]; then
+      as_owner "$bindir/pg_ctl" -D "$state/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$state"
+    ;;
+  *)
+    echo "usage: $0 start|stop [PORT]" >&2
+    exit 2
+    ;;
+esac

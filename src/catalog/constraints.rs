@@ -1,0 +1,198 @@
+//! Post-data objects of tables: primary keys, unique, exclusion and foreign
+//! key constraints, indexes and extended statistics.
+//!
+//! Partitioned tables follow pg_dump: the parent's index or constraint is
+//! created `ON ONLY` the parent, each partition's own one is created with its
+//! own name, then attached. Foreign keys and triggers that PostgreSQL clones
+//! onto partitions are not dumped again.
+
+use tokio_postgres::Client;
+
+use super::graph::{class, Graph};
+use super::model::{ObjectKind, Phase};
+use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::CatalogError;
+use crate::pg::ident::{quote_ident, quote_qualified};
+
+pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    constraints(client, graph).await?;
+    indexes(client, graph).await?;
+    statistics(client, graph).await
+}
+
+/// `ALTER INDEX parent ATTACH PARTITION child;` when `parent` is given.
+fn attach(parent: Option<String>, child: &str) -> String {
+    parent
+        .map(|p| format!("\nALTER INDEX {p} ATTACH PARTITION {child};"))
+        .unwrap_or_default()
+}
+
+/// Statements an index carries beyond its definition.
+fn index_extras(table: &str, index: &str, clustered: bool, replica_identity: bool) -> String {
+    let mut out = String::new();
+    if clustered {
+        out.push_str(&format!("\nALTER TABLE {table} CLUSTER ON {index};"));
+    }
+    if replica_identity {
+        out.push_str(&format!(
+            "\nALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {index};"
+        ));
+    }
+    out
+}
+
+/// The qualified name of the index `index_oid` is attached to, if any.
+const PARENT_INDEX: &str =
+    "(SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) \
+    FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
+    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = INDEX_OID)";
+
+async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
+                con.conparentid, con.conindid, ic.relname, {parent}, \
+                coalesce(x.indisclustered, false), coalesce(x.indisreplident, false), con.conislocal \
+         FROM pg_catalog.pg_constraint con \
+         JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_class ic ON ic.oid = con.conindid AND con.contype IN ('p', 'u', 'x') \
+         LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ic.oid \
+         WHERE con.contype IN ('p', 'u', 'x', 'f', 'c') AND {USER_SCHEMA} AND {}",
+        not_in_extension(class::PG_CLASS, "c.oid"),
+        parent = PARENT_INDEX.replace("INDEX_OID", "ic.oid")
+    );
+    for row in rows(client, "constraints", &sql).await? {
+        let oid: u32 = row.get(0);
+        let conname: String = row.get(1);
+        let contype = row.get::<_, i8>(2) as u8;
+        let schema: String = row.get(3);
+        let table = quote_qualified(&schema, row.get(4));
+        let partitioned = row.get::<_, i8>(5) as u8 == b'p';
+        let definition: String = row.get(6);
+        let cloned = row.get::<_, u32>(7) != 0;
+        let display = format!("{} on {table}", quote_ident(&conname));
+        let add = |only: &str| {
+            format!(
+                "ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition};",
+                quote_ident(&conname)
+            )
+        };
+        match contype {
+            b'c' => {
+                // Validated CHECKs are part of CREATE TABLE; NOT VALID ones are
+                // added after the rows, as they were in the source.
+                // Inherited ones come with the parent's.
+                if definition.ends_with("NOT VALID") && row.get::<_, bool>(13) {
+                    graph.add(
+                        (class::PG_CONSTRAINT, oid),
+                        ObjectKind::Constraint,
+                        display,
+                        Phase::PostData,
+                        add(""),
+                    );
+                }
+            }
+            b'f' => {
+                if !cloned {
+                    // On a partitioned table the key must reach every partition.
+                    let only = if partitioned { "" } else { "ONLY " };
+                    graph.add(
+                        (class::PG_CONSTRAINT, oid),
+                        ObjectKind::ForeignKey,
+                        display,
+                        Phase::PostData,
+                        add(only),
+                    );
+                }
+            }
+            _ => {
+                let index_name = quote_qualified(&schema, row.get(9));
+                let mut sql = add("ONLY ");
+                sql.push_str(&attach(row.get(10), &index_name));
+                sql.push_str(&index_extras(
+                    &table,
+                    &quote_ident(row.get(9)),
+                    row.get(11),
+                    row.get(12),
+                ));
+                let index = graph.add(
+                    (class::PG_CONSTRAINT, oid),
+                    ObjectKind::Constraint,
+                    display,
+                    Phase::PostData,
+                    sql,
+                );
+                graph.alias((class::PG_CLASS, row.get(8)), index);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT x.indexrelid, n.nspname, ic.relname, pg_catalog.pg_get_indexdef(x.indexrelid), {parent}, \
+                x.indisclustered, x.indisreplident, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
+                coalesce((SELECT pg_catalog.array_agg(a.attnum || ' ' || a.attstattarget ORDER BY a.attnum) \
+                          FROM pg_catalog.pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget > 0), '{{}}') \
+         FROM pg_catalog.pg_index x \
+         JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid \
+         JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA} AND {} \
+           AND (x.indisvalid OR ic.relkind = 'I') \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
+                           WHERE con.conrelid = x.indrelid AND con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))",
+        not_in_extension(class::PG_CLASS, "c.oid"),
+        parent = PARENT_INDEX.replace("INDEX_OID", "x.indexrelid")
+    );
+    for row in rows(client, "indexes", &sql).await? {
+        let name = quote_qualified(row.get(1), row.get(2));
+        let definition: String = row.get(3);
+        let table: String = row.get(7);
+        let mut sql = format!("{definition};");
+        sql.push_str(&attach(row.get(4), &name));
+        sql.push_str(&index_extras(
+            &table,
+            &quote_ident(row.get(2)),
+            row.get(5),
+            row.get(6),
+        ));
+        for entry in row.get::<_, Vec<String>>(8) {
+            if let Some((column, target)) = entry.split_once(' ') {
+                sql.push_str(&format!(
+                    "\nALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target};"
+                ));
+            }
+        }
+        graph.add(
+            (class::PG_CLASS, row.get(0)),
+            ObjectKind::Index,
+            name,
+            Phase::PostData,
+            sql,
+        );
+    }
+    Ok(())
+}
+
+async fn statistics(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT s.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname), \
+                pg_catalog.pg_get_statisticsobjdef(s.oid) \
+         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
+         WHERE {USER_SCHEMA} AND {}",
+        not_in_extension(class::PG_STATISTIC_EXT, "s.oid")
+    );
+    for row in rows(client, "extended statistics", &sql).await? {
+        let sql = format!("{};", row.get::<_, String>(2));
+        graph.add(
+            (class::PG_STATISTIC_EXT, row.get(0)),
+            ObjectKind::Statistics,
+            row.get(1),
+            Phase::PostData,
+            sql,
+        );
+    }
+    Ok(())
+}

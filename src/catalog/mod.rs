@@ -1,0 +1,72 @@
+//! Catalog: reads a database's structure from `pg_catalog` into the schema
+//! model ([`model`]), with the SQL that recreates every object.
+//!
+//! The reader runs inside the dump's snapshot transaction with an empty
+//! `search_path`, as pg_dump does: then `pg_get_*def` and `format_type`
+//! qualify every name, and the SQL means the same thing on any destination.
+//!
+//! One module per family of objects adds them to the [`graph::Graph`];
+//! `pg_depend` then orders them.
+
+mod acl;
+mod comments;
+mod constraints;
+mod database;
+pub mod graph;
+pub mod model;
+mod namespaces;
+mod query;
+mod relations;
+mod routines;
+mod rules;
+mod types;
+
+use thiserror::Error;
+use tokio_postgres::Client;
+
+use graph::Graph;
+pub use model::{ColumnInfo, DatabaseSchema, DdlObject, ObjectKind, Phase, TableData};
+
+/// A failure to read the catalog.
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("reading {what} from the source catalog: {message}")]
+    Query { what: &'static str, message: String },
+}
+
+/// What the reader found that it cannot reproduce, for the user to see.
+pub type Warnings = Vec<String>;
+
+/// Reads the whole structure of the database `client` is connected to.
+///
+/// The caller provides the transaction (and its snapshot); the reader only
+/// runs queries.
+///
+/// # Errors
+/// A catalog query that fails.
+pub async fn read(client: &Client) -> Result<(DatabaseSchema, Warnings), CatalogError> {
+    let mut graph = Graph::default();
+    let mut warnings = Warnings::new();
+    let database = database::read(client).await?;
+    namespaces::read(client, &mut graph).await?;
+    types::read(client, &mut graph, &mut warnings).await?;
+    routines::read(client, &mut graph).await?;
+    let tables = relations::read(client, &mut graph).await?;
+    constraints::read(client, &mut graph).await?;
+    rules::read(client, &mut graph).await?;
+    comments::read(client, &mut graph).await?;
+    acl::read(client, &mut graph).await?;
+    query::type_aliases(client, &mut graph).await?;
+    query::warn_unsupported(client, &mut warnings).await?;
+    let depend_rows = query::dependencies(client).await?;
+    let (objects, cycle_warnings) = graph.finish(&depend_rows);
+    warnings.extend(cycle_warnings);
+    Ok((
+        DatabaseSchema {
+            database,
+            objects,
+            tables,
+        },
+        warnings,
+    ))
+}

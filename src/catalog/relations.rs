@@ -1,0 +1,677 @@
+//! Tables (with their columns, defaults, identity, partitioning and
+//! inheritance), sequences, views and materialized views.
+
+use std::collections::{HashMap, HashSet};
+
+use tokio_postgres::{Client, Row};
+
+use super::graph::{class, Graph};
+use super::model::{ColumnInfo, ObjectKind, Phase, TableData};
+use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::CatalogError;
+use crate::copy::CopyFormat;
+use crate::pg::ident::{quote_ident, quote_literal, quote_qualified};
+
+pub async fn read(client: &Client, graph: &mut Graph) -> Result<Vec<TableData>, CatalogError> {
+    let columns = columns(client).await?;
+    let identities = identity_sequences(client).await?;
+    let checks = check_constraints(client).await?;
+    let text_types = types_without_binary_io(client).await?;
+    let tables = tables(client, graph, &columns, &identities, &checks, &text_types).await?;
+    views(client, graph).await?;
+    defaults(graph, &columns);
+    sequences(client, graph, &identities).await?;
+    Ok(tables)
+}
+
+/// A column as the catalog describes it.
+struct Column {
+    name: String,
+    type_name: String,
+    type_oid: u32,
+    not_null: bool,
+    identity: u8,
+    generated: bool,
+    local: bool,
+    collation: Option<String>,
+    statistics: Option<i32>,
+    storage: Option<char>,
+    compression: Option<&'static str>,
+    default: Option<(u32, String)>,
+    options: Vec<String>,
+    inherited_not_null: bool,
+}
+
+/// Columns of every user relation, by relation OID, in attnum order.
+async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogError> {
+    let sql = format!(
+        "SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid, a.attnotnull, \
+                a.attidentity, a.attgenerated, a.attislocal, \
+                CASE WHEN a.attcollation <> t.typcollation THEN \
+                  (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) \
+                   FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
+                   WHERE co.oid = a.attcollation) END, \
+                NULLIF(a.attstattarget, -1)::int4, \
+                CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END, a.attcompression, \
+                d.oid, pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(a.attoptions, '{{}}'), \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
+                          ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
+                        WHERE i.inhrelid = a.attrelid AND pa.attnotnull) \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMA} AND {} \
+         ORDER BY a.attrelid, a.attnum",
+        not_in_extension(class::PG_CLASS, "c.oid")
+    );
+    let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
+    for row in rows(client, "columns", &sql).await? {
+        let storage: Option<i8> = row.get(10);
+        let compression: i8 = row.get(11);
+        let default_oid: Option<u32> = row.get(12);
+        let column = Column {
+            name: row.get(1),
+            type_name: row.get(2),
+            type_oid: row.get(3),
+            not_null: row.get(4),
+            identity: row.get::<_, i8>(5) as u8,
+            generated: row.get::<_, i8>(6) as u8 == b's',
+            local: row.get(7),
+            collation: row.get(8),
+            statistics: row.get(9),
+            storage: storage.map(|s| s as u8 as char),
+            compression: match compression as u8 {
+                b'p' => Some("pglz"),
+                b'l' => Some("lz4"),
+                _ => None,
+            },
+            default: default_oid.zip(row.get::<_, Option<String>>(13)),
+            options: row.get(14),
+            inherited_not_null: row.get(15),
+        };
+        out.entry(row.get(0)).or_default().push(column);
+    }
+    Ok(out)
+}
+
+/// The sequence behind an identity column.
+struct IdentitySequence {
+    sequence_oid: u32,
+    name: String,
+    options: String,
+}
+
+/// Identity sequences by (table OID, column number).
+async fn identity_sequences(
+    client: &Client,
+) -> Result<HashMap<(u32, i16), IdentitySequence>, CatalogError> {
+    let sql = format!(
+        "SELECT d.refobjid, d.refobjsubid::int2, s.seqrelid, {SEQUENCE_COLUMNS} \
+         FROM pg_catalog.pg_depend d \
+         JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid \
+         JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE d.classid = {pg_class} AND d.refclassid = {pg_class} AND d.deptype = 'i'",
+        pg_class = class::PG_CLASS
+    );
+    let mut out = HashMap::new();
+    for row in rows(client, "identity sequences", &sql).await? {
+        let sequence = SequenceRow::from_row(&row, 3);
+        out.insert(
+            (row.get(0), row.get(1)),
+            IdentitySequence {
+                sequence_oid: row.get(2),
+                name: sequence.qualified.clone(),
+                options: sequence.options(false),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The pg_sequence columns [`SequenceRow::from_row`] reads, in order.
+const SEQUENCE_COLUMNS: &str =
+    "n.nspname, c.relname, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                                s.seqmax, s.seqmin, s.seqcache, s.seqcycle, c.relpersistence";
+
+struct SequenceRow {
+    qualified: String,
+    type_name: String,
+    start: i64,
+    increment: i64,
+    max: i64,
+    min: i64,
+    cache: i64,
+    cycle: bool,
+    unlogged: bool,
+}
+
+impl SequenceRow {
+    fn from_row(row: &Row, at: usize) -> Self {
+        SequenceRow {
+            qualified: quote_qualified(row.get(at), row.get(at + 1)),
+            type_name: row.get(at + 2),
+            start: row.get(at + 3),
+            increment: row.get(at + 4),
+            max: row.get(at + 5),
+            min: row.get(at + 6),
+            cache: row.get(at + 7),
+            cycle: row.get(at + 8),
+            unlogged: row.get::<_, i8>(at + 9) as u8 == b'u',
+        }
+    }
+
+    /// The options every sequence states explicitly (no server defaults).
+    fn options(&self, with_type: bool) -> String {
+        let mut out = String::new();
+        if with_type {
+            out.push_str(&format!("AS {} ", self.type_name));
+        }
+        out.push_str(&format!(
+            "START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{}",
+            self.start,
+            self.increment,
+            self.min,
+            self.max,
+            self.cache,
+            if self.cycle { " CYCLE" } else { " NO CYCLE" }
+        ));
+        out
+    }
+}
+
+/// CHECK constraints, by table OID: (constraint OID, name, definition,
+/// validated, local).
+async fn check_constraints(
+    client: &Client,
+) -> Result<HashMap<u32, Vec<(u32, String, String, bool, bool)>>, CatalogError> {
+    let sql = "SELECT c.conrelid, c.oid, c.conname, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated, c.conislocal \
+               FROM pg_catalog.pg_constraint c WHERE c.contype = 'c' AND c.conrelid <> 0 ORDER BY c.conrelid, c.conname";
+    let mut out: HashMap<u32, Vec<_>> = HashMap::new();
+    for row in rows(client, "check constraints", sql).await? {
+        out.entry(row.get(0)).or_default().push((
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        ));
+    }
+    Ok(out)
+}
+
+/// Column types whose values cannot travel in binary COPY: the type, or a
+/// type it is built from (array element, domain base, composite field,
+/// range subtype), has no send/receive function.
+async fn types_without_binary_io(client: &Client) -> Result<HashSet<u32>, CatalogError> {
+    let sql = "WITH RECURSIVE reach(root, typ) AS ( \
+                 SELECT DISTINCT a.atttypid, a.atttypid FROM pg_catalog.pg_attribute a \
+                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r' \
+               UNION \
+                 SELECT r.root, x.sub FROM reach r JOIN pg_catalog.pg_type t ON t.oid = r.typ, \
+                 LATERAL (SELECT t.typbasetype WHERE t.typbasetype <> 0 \
+                          UNION ALL SELECT t.typelem WHERE t.typelem <> 0 \
+                          UNION ALL SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 \
+                            WHERE t.typrelid <> 0 AND a2.attrelid = t.typrelid AND a2.attnum > 0 AND NOT a2.attisdropped \
+                          UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid \
+                          UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid) x(sub) \
+               ) \
+               SELECT DISTINCT r.root FROM reach r JOIN pg_catalog.pg_type t ON t.oid = r.typ \
+               WHERE t.typsend = 0 OR t.typreceive = 0";
+    Ok(rows(client, "types without binary I/O", sql)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+async fn tables(
+    client: &Client,
+    graph: &mut Graph,
+    columns: &HashMap<u32, Vec<Column>>,
+    identities: &HashMap<(u32, i16), IdentitySequence>,
+    checks: &HashMap<u32, Vec<(u32, String, String, bool, bool)>>,
+    text_types: &HashSet<u32>,
+) -> Result<Vec<TableData>, CatalogError> {
+    let sql = format!(
+        "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition, \
+                CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END, \
+                CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END, \
+                (SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) \
+                   FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
+                   JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
+                   WHERE i.inhrelid = c.oid AND c.relispartition), \
+                coalesce((SELECT pg_catalog.array_agg(pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) ORDER BY i.inhseqno) \
+                   FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
+                   JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
+                   WHERE i.inhrelid = c.oid AND NOT c.relispartition), '{{}}'), \
+                coalesce(c.reloptions, '{{}}'), coalesce(tc.reloptions, '{{}}'), \
+                c.relrowsecurity, c.relforcerowsecurity, c.relreplident, \
+                CASE WHEN am.amname <> 'heap' THEN am.amname END, \
+                pg_catalog.pg_table_size(c.oid) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
+         LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {}",
+        not_in_extension(class::PG_CLASS, "c.oid")
+    );
+    let no_columns = Vec::new();
+    let mut data = Vec::new();
+    for row in rows(client, "tables", &sql).await? {
+        let oid: u32 = row.get(0);
+        let schema: String = row.get(1);
+        let table: String = row.get(2);
+        let name = quote_qualified(&schema, &table);
+        let kind = row.get::<_, i8>(3) as u8;
+        let is_partition: bool = row.get(5);
+        let cols = columns.get(&oid).unwrap_or(&no_columns);
+        let table_checks = checks.get(&oid).map(Vec::as_slice).unwrap_or(&[]);
+
+        // Columns and CHECK constraints printed in CREATE TABLE: the local
+        // ones, or all of them for a partition, which is created on its own
+        // and attached afterwards (as pg_dump does, keeping its column order).
+        let mut items = Vec::new();
+        let mut after = Vec::new();
+        for (attnum, column) in cols.iter().enumerate() {
+            let attnum = attnum as i16 + 1;
+            let printed = column.local || is_partition;
+            let col = quote_ident(&column.name);
+            if printed {
+                items.push(column_definition(column, identities.get(&(oid, attnum))));
+            } else if column.not_null && !column.inherited_not_null {
+                after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET NOT NULL;"
+                ));
+            }
+            if let Some(target) = column.statistics {
+                after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET STATISTICS {target};"
+                ));
+            }
+            if let Some(storage) = column.storage {
+                let storage = match storage {
+                    'p' => "PLAIN",
+                    'e' => "EXTERNAL",
+                    'm' => "MAIN",
+                    _ => "EXTENDED",
+                };
+                after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET STORAGE {storage};"
+                ));
+            }
+            if let Some(method) = column.compression {
+                after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET COMPRESSION {method};"
+                ));
+            }
+            if !column.options.is_empty() {
+                after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET ({});",
+                    options_list(&column.options)
+                ));
+            }
+        }
+        for (_, conname, definition, validated, local) in table_checks {
+            if *validated && (*local || is_partition) {
+                items.push(format!("CONSTRAINT {} {definition}", quote_ident(conname)));
+            }
+        }
+
+        let unlogged = if row.get::<_, i8>(4) as u8 == b'u' {
+            "UNLOGGED "
+        } else {
+            ""
+        };
+        let mut sql = format!("CREATE {unlogged}TABLE {name} (");
+        if !items.is_empty() {
+            sql.push_str(&format!("\n    {}\n", items.join(",\n    ")));
+        }
+        sql.push(')');
+        let inherits: Vec<String> = row.get(9);
+        if !inherits.is_empty() {
+            sql.push_str(&format!("\nINHERITS ({})", inherits.join(", ")));
+        }
+        if let Some(key) = row.get::<_, Option<String>>(6) {
+            sql.push_str(&format!("\nPARTITION BY {key}"));
+        }
+        if let Some(am) = row.get::<_, Option<String>>(15) {
+            sql.push_str(&format!("\nUSING {}", quote_ident(&am)));
+        }
+        let mut options: Vec<String> = row.get(10);
+        options.extend(
+            row.get::<_, Vec<String>>(11)
+                .iter()
+                .map(|o| format!("toast.{o}")),
+        );
+        if !options.is_empty() {
+            sql.push_str(&format!("\nWITH ({})", options_list(&options)));
+        }
+        sql.push(';');
+        if let (Some(parent), Some(bound)) = (
+            row.get::<_, Option<String>>(8),
+            row.get::<_, Option<String>>(7),
+        ) {
+            sql.push_str(&format!(
+                "\nALTER TABLE ONLY {parent} ATTACH PARTITION {name} {bound};"
+            ));
+        }
+        for statement in after {
+            sql.push('\n');
+            sql.push_str(&statement);
+        }
+        if row.get::<_, bool>(13) {
+            sql.push_str(&format!("\nALTER TABLE {name} FORCE ROW LEVEL SECURITY;"));
+        }
+        match row.get::<_, i8>(14) as u8 {
+            b'f' => sql.push_str(&format!("\nALTER TABLE ONLY {name} REPLICA IDENTITY FULL;")),
+            b'n' => sql.push_str(&format!(
+                "\nALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING;"
+            )),
+            _ => {}
+        }
+
+        let index = graph.add(
+            (class::PG_CLASS, oid),
+            ObjectKind::Table,
+            name.clone(),
+            Phase::PreData,
+            sql,
+        );
+        if row.get::<_, bool>(12) {
+            // After the rows: COPY FROM refuses a table whose row security
+            // applies to the loading role (as FORCE makes it for the owner).
+            let sql = format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;");
+            graph.add_dependent(
+                (class::PG_CLASS, oid),
+                "rls",
+                ObjectKind::Policy,
+                name,
+                Phase::PostData,
+                sql,
+            );
+        }
+        for (constraint, ..) in table_checks.iter().filter(|c| c.3) {
+            graph.alias((class::PG_CONSTRAINT, *constraint), index);
+        }
+        for (attnum, _) in cols.iter().enumerate() {
+            if let Some(identity) = identities.get(&(oid, attnum as i16 + 1)) {
+                graph.alias((class::PG_CLASS, identity.sequence_oid), index);
+            }
+        }
+        for column in cols.iter().filter(|c| c.generated) {
+            if let Some((attrdef, _)) = &column.default {
+                graph.alias((class::PG_ATTRDEF, *attrdef), index);
+            }
+        }
+
+        if kind == b'r' {
+            let copied: Vec<&Column> = cols.iter().filter(|c| !c.generated).collect();
+            let format = if copied.iter().any(|c| text_types.contains(&c.type_oid)) {
+                CopyFormat::Text
+            } else {
+                CopyFormat::Binary
+            };
+            data.push(TableData {
+                schema,
+                name: table,
+                columns: copied
+                    .iter()
+                    .map(|c| ColumnInfo {
+                        name: c.name.clone(),
+                        type_name: c.type_name.clone(),
+                        type_oid: c.type_oid,
+                        not_null: c.not_null,
+                    })
+                    .collect(),
+                format,
+                estimated_bytes: row.get(16),
+            });
+        }
+    }
+    data.sort_by(|a, b| {
+        b.estimated_bytes
+            .cmp(&a.estimated_bytes)
+            .then_with(|| a.display_name().cmp(&b.display_name()))
+    });
+    Ok(data)
+}
+
+/// One column of a CREATE TABLE.
+fn column_definition(column: &Column, identity: Option<&IdentitySequence>) -> String {
+    let mut out = format!("{} {}", quote_ident(&column.name), column.type_name);
+    if let Some(collation) = &column.collation {
+        out.push_str(&format!(" COLLATE {collation}"));
+    }
+    if column.generated {
+        if let Some((_, expression)) = &column.default {
+            out.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
+        }
+    }
+    if let Some(identity) = identity {
+        let when = if column.identity == b'a' {
+            "ALWAYS"
+        } else {
+            "BY DEFAULT"
+        };
+        out.push_str(&format!(
+            " GENERATED {when} AS IDENTITY (SEQUENCE NAME {} {})",
+            identity.name, identity.options
+        ));
+    }
+    if column.not_null {
+        out.push_str(" NOT NULL");
+    }
+    out
+}
+
+/// `name='value', …` from reloptions-style `name=value` entries.
+fn options_list(options: &[String]) -> String {
+    options
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some((key, value)) => format!("{key}={}", quote_literal(value)),
+            None => o.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Column defaults, one object each: a default may call a function that
+/// needs the table's row type, so it is set after both exist.
+fn defaults(graph: &mut Graph, columns: &HashMap<u32, Vec<Column>>) {
+    let mut relations: Vec<_> = columns.iter().collect();
+    relations.sort_by_key(|(oid, _)| **oid);
+    for (oid, cols) in relations {
+        let Some(table) = graph.find((class::PG_CLASS, *oid)) else {
+            continue;
+        };
+        let relation = graph.object(table);
+        let (name, kind) = (relation.name.clone(), relation.kind);
+        let alter = if kind == ObjectKind::View {
+            "ALTER VIEW"
+        } else {
+            "ALTER TABLE ONLY"
+        };
+        for column in cols.iter().filter(|c| !c.generated) {
+            if let Some((attrdef, expression)) = &column.default {
+                let col = quote_ident(&column.name);
+                let sql = format!("{alter} {name} ALTER COLUMN {col} SET DEFAULT {expression};");
+                let index = graph.add(
+                    (class::PG_ATTRDEF, *attrdef),
+                    ObjectKind::Default,
+                    format!("{name}.{col}"),
+                    Phase::PreData,
+                    sql,
+                );
+                graph.depend(index, (class::PG_CLASS, *oid));
+            }
+        }
+    }
+}
+
+async fn views(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT c.oid, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_viewdef(c.oid), coalesce(c.reloptions, '{{}}'), \
+                c.relispopulated, CASE WHEN am.amname <> 'heap' THEN am.amname END \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+         WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA} AND {}",
+        not_in_extension(class::PG_CLASS, "c.oid")
+    );
+    for row in rows(client, "views", &sql).await? {
+        let oid: u32 = row.get(0);
+        let name = quote_qualified(row.get(1), row.get(2));
+        let materialized = row.get::<_, i8>(3) as u8 == b'm';
+        let definition: String = row.get(4);
+        let definition = definition.trim_end().trim_end_matches(';');
+        let mut check_option = None;
+        let options: Vec<String> = row
+            .get::<_, Vec<String>>(5)
+            .into_iter()
+            .filter(|o| match o.strip_prefix("check_option=") {
+                Some(level) => {
+                    check_option = Some(level.to_uppercase());
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let with = if options.is_empty() {
+            String::new()
+        } else {
+            format!(" WITH ({})", options_list(&options))
+        };
+        if materialized {
+            let using = row
+                .get::<_, Option<String>>(7)
+                .map(|am| format!(" USING {}", quote_ident(&am)))
+                .unwrap_or_default();
+            let sql = format!(
+                "CREATE MATERIALIZED VIEW {name}{using}{with} AS\n{definition}\n  WITH NO DATA;"
+            );
+            graph.add(
+                (class::PG_CLASS, oid),
+                ObjectKind::MaterializedView,
+                name.clone(),
+                Phase::PreData,
+                sql,
+            );
+            if row.get::<_, bool>(6) {
+                let sql = format!("REFRESH MATERIALIZED VIEW {name};");
+                graph.add_dependent(
+                    (class::PG_CLASS, oid),
+                    "refresh",
+                    ObjectKind::Refresh,
+                    name,
+                    Phase::Refresh,
+                    sql,
+                );
+            }
+        } else {
+            let check = check_option
+                .map(|level| format!("\n  WITH {level} CHECK OPTION"))
+                .unwrap_or_default();
+            let sql = format!("CREATE VIEW {name}{with} AS\n{definition}{check};");
+            graph.add(
+                (class::PG_CLASS, oid),
+                ObjectKind::View,
+                name,
+                Phase::PreData,
+                sql,
+            );
+        }
+    }
+    // A view's rows come from its `_RETURN` rule: dependencies recorded on
+    // the rule belong to the view.
+    let rules =
+        "SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'";
+    for row in rows(client, "view rules", rules).await? {
+        graph.alias_key(
+            (class::PG_REWRITE, row.get(0)),
+            (class::PG_CLASS, row.get(1)),
+        );
+    }
+    Ok(())
+}
+
+async fn sequences(
+    client: &Client,
+    graph: &mut Graph,
+    identities: &HashMap<(u32, i16), IdentitySequence>,
+) -> Result<(), CatalogError> {
+    let identity_oids: HashSet<u32> = identities.values().map(|i| i.sequence_oid).collect();
+    let sql = format!(
+        "SELECT c.oid, {SEQUENCE_COLUMNS}, \
+                (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname) || '.' || pg_catalog.quote_ident(a.attname) \
+                   FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class t ON t.oid = d.refobjid \
+                   JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace \
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                   WHERE d.classid = {pg_class} AND d.objid = c.oid AND d.refclassid = {pg_class} AND d.deptype = 'a') \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER_SCHEMA} AND {}",
+        not_in_extension(class::PG_CLASS, "c.oid"),
+        pg_class = class::PG_CLASS
+    );
+    let mut all = Vec::new();
+    for row in rows(client, "sequences", &sql).await? {
+        let oid: u32 = row.get(0);
+        let sequence = SequenceRow::from_row(&row, 1);
+        if !identity_oids.contains(&oid) {
+            let unlogged = if sequence.unlogged { "UNLOGGED " } else { "" };
+            let mut sql = format!(
+                "CREATE {unlogged}SEQUENCE {} {};",
+                sequence.qualified,
+                sequence.options(true)
+            );
+            if let Some(column) = row.get::<_, Option<String>>(11) {
+                sql.push_str(&format!(
+                    "\nALTER SEQUENCE {} OWNED BY {column};",
+                    sequence.qualified
+                ));
+            }
+            graph.add(
+                (class::PG_CLASS, oid),
+                ObjectKind::Sequence,
+                sequence.qualified.clone(),
+                Phase::PreData,
+                sql,
+            );
+        }
+        all.push((oid, sequence.qualified));
+    }
+    // Current values, read in batches of one UNION ALL query.
+    for batch in all.chunks(200) {
+        let sql = batch
+            .iter()
+            .map(|(oid, name)| {
+                format!("SELECT {oid}::pg_catalog.oid, last_value, is_called FROM {name}")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for row in rows(client, "sequence values", &sql).await? {
+            let oid: u32 = row.get(0);
+            let Some((_, name)) = batch.iter().find(|(o, _)| *o == oid) else {
+                continue;
+            };
+            let sql = format!(
+                "SELECT pg_catalog.setval({}, {}, {});",
+                quote_literal(name),
+                row.get::<_, i64>(1),
+                row.get::<_, bool>(2)
+            );
+            graph.add_dependent(
+                (class::PG_CLASS, oid),
+                "value",
+                ObjectKind::SequenceValue,
+                name.clone(),
+                Phase::Data,
+                sql,
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Dump: source → catalog → COPY OUT → segment → bridge, then the manifest.
+//!
+//! One coordinator connection opens a `REPEATABLE READ, READ ONLY`
+//! transaction, exports its snapshot, locks the tables and reads the
+//! catalog. Worker connections import that snapshot, so every table is read
+//! at the same instant, and take tables largest first. The manifest is
+//! written only when every segment is stored: a dump that fails or is
+//! killed never becomes restorable.
+
+mod error;
+mod table;
+
+pub use error::DumpError;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+use tokio_postgres::Client;
+use tracing::{info, warn};
+
+use crate::bridge::Bridge;
+use crate::catalog::{self, TableData};
+use crate::config::ConnectionUri;
+use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, TableEntry};
+use crate::pg::{self, ident::quote_qualified};
+use crate::progress::Progress;
+use crate::segment::SegmentOptions;
+
+/// How a dump runs.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    /// Worker connections copying tables in parallel.
+    pub jobs: usize,
+    pub segment: SegmentOptions,
+}
+
+/// Dumps the database `source` names into `bridge`; returns the manifest of
+/// the complete dump.
+///
+/// # Errors
+/// Any failure; the partial dump is then removed from the bridge (best
+/// effort; what remains is never listed as complete).
+pub async fn run(
+    source: &ConnectionUri,
+    bridge: Arc<dyn Bridge>,
+    options: &DumpOptions,
+    progress: &Progress,
+) -> Result<Manifest, DumpError> {
+    let created_at = Utc::now();
+    let id = DumpId::new(created_at);
+    info!(dump = %id, source = %source.server(), "dump started");
+    match dump(source, &id, bridge.clone(), options, progress).await {
+        Ok(manifest) => Ok(manifest),
+        Err(e) => {
+            if let Err(cleanup) = bridge.delete_prefix(&format::keys::dump_dir(&id)).await {
+                warn!(dump = %id, "could not remove the failed dump's objects: {cleanup}");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn dump(
+    source: &ConnectionUri,
+    id: &DumpId,
+    bridge: Arc<dyn Bridge>,
+    options: &DumpOptions,
+    progress: &Progress,
+) -> Result<Manifest, DumpError> {
+    let coordinator = pg::connect(source, "replibyte dump").await?;
+    let snapshot = begin_snapshot(&coordinator).await?;
+    lock_tables(&coordinator).await?;
+    let server_version = query_one(
+        &coordinator,
+        "server version",
+        "SELECT pg_catalog.current_setting('server_version')",
+    )
+    .await?;
+    let (schema, warnings) = catalog::read(&coordinator).await?;
+    for warning in &warnings {
+        warn!("{warning}");
+    }
+    let database = schema.database.name.clone();
+    let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
+
+    let tables = copy_tables(
+        source,
+        &snapshot,
+        &database,
+        id,
+        bridge.clone(),
+        schema.tables.clone(),
+        options,
+        progress,
+    )
+    .await?;
+    // The snapshot must outlive every worker's import; end it only now.
+    coordinator
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
+
+    let databases = vec![DatabaseEntry {
+        name: database,
+        schema_key,
+        tables,
+    }];
+    let totals = Manifest::compute_totals(&databases, schema_bytes);
+    let manifest = Manifest {
+        format: format::FORMAT_NAME.to_string(),
+        format_version: format::FORMAT_VERSION,
+        id: id.clone(),
+        created_at: id.started_at().unwrap_or_else(Utc::now),
+        finished_at: Utc::now(),
+        replibyte_version: env!("CARGO_PKG_VERSION").to_string(),
+        source_server_version: server_version,
+        transformers_fingerprint: None,
+        databases,
+        totals,
+    };
+    store::commit(bridge.as_ref(), &manifest).await?;
+    info!(dump = %id, tables = manifest.totals.tables, rows = manifest.totals.rows, stored_bytes = manifest.totals.stored_bytes, "dump complete");
+    Ok(manifest)
+}
+
+/// Opens the dump's transaction and exports its snapshot.
+async fn begin_snapshot(client: &Client) -> Result<String, DumpError> {
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| DumpError::query("starting the snapshot transaction", &e))?;
+    query_one(
+        client,
+        "snapshot export",
+        "SELECT pg_catalog.pg_export_snapshot()",
+    )
+    .await
+}
+
+/// Takes ACCESS SHARE locks on every user table, as pg_dump does, so no
+/// table is dropped or altered while the dump reads it.
+async fn lock_tables(client: &Client) -> Result<(), DumpError> {
+    let sql = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+               WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";
+    let rows = client
+        .query(sql, &[])
+        .await
+        .map_err(|e| DumpError::query("listing tables to lock", &e))?;
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| quote_qualified(r.get(0), r.get(1)))
+        .collect();
+    for batch in names.chunks(500) {
+        let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", batch.join(", "));
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| DumpError::query("locking tables", &e))?;
+    }
+    Ok(())
+}
+
+async fn query_one(client: &Client, what: &str, sql: &str) -> Result<String, DumpError> {
+    let row = client
+        .query_one(sql, &[])
+        .await
+        .map_err(|e| DumpError::query(what, &e))?;
+    Ok(row.get(0))
+}
+
+/// Copies every table with `options.jobs` workers sharing the snapshot.
+#[allow(clippy::too_many_arguments)]
+async fn copy_tables(
+    source: &ConnectionUri,
+    snapshot: &str,
+    database: &str,
+    id: &DumpId,
+    bridge: Arc<dyn Bridge>,
+    tables: Vec<TableData>,
+    options: &DumpOptions,
+    progress: &Progress,
+) -> Result<Vec<TableEntry>, DumpError> {
+    let order: Vec<String> = tables.iter().map(TableData::display_name).collect();
+    let queue = Arc::new(Mutex::new(VecDeque::from(tables)));
+    let jobs = options
+        .jobs
+        .clamp(1, queue.lock().expect("not poisoned").len().max(1));
+    let mut workers = JoinSet::new();
+    for _ in 0..jobs {
+        let client = pg::connect(source, "replibyte dump worker").await?;
+        import_snapshot(&client, snapshot).await?;
+        let context = table::Context {
+            bridge: bridge.clone(),
+            id: id.clone(),
+            database: database.to_string(),
+            segment: options.segment,
+            progress: progress.clone(),
+        };
+        let queue = queue.clone();
+        workers.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let next = queue.lock().expect("not poisoned").pop_front();
+                let Some(table) = next else { break };
+                done.push(table::dump(&client, &table, &context).await?);
+            }
+            Ok::<_, DumpError>(done)
+        });
+    }
+    let mut entries = Vec::new();
+    while let Some(result) = workers.join_next().await {
+        match result {
+            Ok(Ok(done)) => entries.extend(done),
+            Ok(Err(e)) => {
+                workers.abort_all();
+                return Err(e);
+            }
+            Err(join) => {
+                workers.abort_all();
+                return Err(DumpError::Worker(join.to_string()));
+            }
+        }
+    }
+    // Manifest order: the catalog's (largest first), whatever finished first.
+    entries.sort_by_key(|e: &TableEntry| {
+        order
+            .iter()
+            .position(|n| *n == format!("{}.{}", e.schema, e.name))
+    });
+    Ok(entries)
+}
+
+async fn import_snapshot(client: &Client, snapshot: &str) -> Result<(), DumpError> {
+    let sql = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        pg::ident::quote_literal(snapshot)
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| DumpError::query("importing the snapshot", &e))
+}

@@ -1,0 +1,137 @@
+//! The manifest: everything a restore needs to know about a dump, written
+//! last so that a dump without one does not exist.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{DumpId, FORMAT_NAME, FORMAT_VERSION};
+use crate::catalog::ColumnInfo;
+use crate::copy::CopyFormat;
+use crate::segment::Checksum;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// The dump format version; a reader refuses versions it does not know.
+    pub format_version: u32,
+    pub id: DumpId,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// The replibyte version that wrote the dump.
+    pub replibyte_version: String,
+    /// `server_version` of the source, e.g. `15.18`.
+    pub source_server_version: String,
+    /// Fingerprint of the transformer config (never the secret), or `None`
+    /// when nothing was transformed.
+    pub transformers_fingerprint: Option<String>,
+    pub databases: Vec<DatabaseEntry>,
+    pub totals: Totals,
+}
+
+/// One dumped database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseEntry {
+    pub name: String,
+    /// Key of its schema model.
+    pub schema_key: String,
+    pub tables: Vec<TableEntry>,
+}
+
+/// One table's rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<ColumnInfo>,
+    /// `binary`, or `text` for a table with a column type lacking binary I/O.
+    pub format: CopyFormat,
+    pub rows: u64,
+    pub segments: Vec<SegmentEntry>,
+}
+
+/// One segment: a self-contained, zstd-compressed COPY file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    pub key: String,
+    pub rows: u64,
+    /// Uncompressed size: the COPY bytes.
+    pub raw_bytes: u64,
+    /// Size in the bridge.
+    pub stored_bytes: u64,
+    /// Checksum of the uncompressed bytes.
+    pub checksum: Checksum,
+}
+
+/// Sums over the whole dump.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub tables: u64,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+impl Manifest {
+    /// Computes the totals from the databases.
+    pub fn compute_totals(databases: &[DatabaseEntry], schema_bytes: u64) -> Totals {
+        let mut totals = Totals {
+            stored_bytes: schema_bytes,
+            ..Totals::default()
+        };
+        for table in databases.iter().flat_map(|d| &d.tables) {
+            totals.tables += 1;
+            totals.rows += table.rows;
+            for segment in &table.segments {
+                totals.raw_bytes += segment.raw_bytes;
+                totals.stored_bytes += segment.stored_bytes;
+            }
+        }
+        totals
+    }
+
+    /// Reads a manifest, refusing what this build does not understand.
+    ///
+    /// # Errors
+    /// Malformed JSON, another format, or an unknown version.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            format_version: u32,
+        }
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a replibyte manifest: {e}"))?;
+        if header.format != FORMAT_NAME {
+            return Err(format!(
+                "not a replibyte manifest (format {:?})",
+                header.format
+            ));
+        }
+        if header.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "dump format version {} is not supported by this replibyte (it reads version {FORMAT_VERSION}); use a matching replibyte release",
+                header.format_version
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed manifest: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_versions_and_formats_are_refused() {
+        let future = br#"{"format": "replibyte-dump", "format_version": 99}"#;
+        assert!(Manifest::from_json(future)
+            .unwrap_err()
+            .contains("version 99 is not supported"));
+        let other = br#"{"format": "something", "format_version": 1}"#;
+        assert!(Manifest::from_json(other)
+            .unwrap_err()
+            .contains("not a replibyte manifest"));
+        assert!(Manifest::from_json(b"{").is_err());
+    }
+}

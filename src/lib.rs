@@ -1,0 +1,25 @@
+//! Replibyte copies a PostgreSQL database from a source to a destination
+//! through object storage, replacing sensitive columns on the way.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! source ─► catalog ─► copy (COPY OUT, binary) ─► transform ─► segment (+zstd) ─► bridge
+//! bridge ─► restore (unzstd, COPY IN) ─► destination
+//! ```
+//!
+//! [`dump`] and [`restore`] drive the stages; [`format`] is the layout of a
+//! dump in the bridge; [`config`] reads the YAML file; [`cli`] is the
+//! command line.
+
+pub mod bridge;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod copy;
+pub mod dump;
+pub mod format;
+pub mod pg;
+pub mod progress;
+pub mod restore;
+pub mod segment;

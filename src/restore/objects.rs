@@ -1,0 +1,56 @@
+//! Running the schema's objects of one phase, in dependency order.
+
+use std::collections::HashSet;
+
+use tokio_postgres::Client;
+use tracing::warn;
+
+use super::RestoreError;
+use crate::catalog::{DatabaseSchema, Phase};
+
+/// The roles that exist on the destination server.
+///
+/// # Errors
+/// A failing query.
+pub async fn existing_roles(client: &Client) -> Result<HashSet<String>, RestoreError> {
+    let rows = client
+        .query("SELECT rolname FROM pg_catalog.pg_roles", &[])
+        .await
+        .map_err(|e| RestoreError::query("listing roles", &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Runs every object of `phase`. An object naming a role the destination
+/// lacks (a grant, a policy) is skipped with a warning.
+///
+/// # Errors
+/// The first statement that fails, naming its object.
+pub async fn run_phase(
+    client: &Client,
+    schema: &DatabaseSchema,
+    phase: Phase,
+    roles: &HashSet<String>,
+) -> Result<(), RestoreError> {
+    let mut warned = HashSet::new();
+    for object in schema
+        .objects
+        .iter()
+        .filter(|o| o.phase == phase && !o.sql.is_empty())
+    {
+        if let Some(missing) = object.requires_roles.iter().find(|r| !roles.contains(*r)) {
+            if warned.insert(missing.clone()) {
+                warn!(role = %missing, "role does not exist on the destination: its grants and policies are skipped (create it, or copy roles with globals)");
+            }
+            continue;
+        }
+        client
+            .batch_execute(&object.sql)
+            .await
+            .map_err(|e| RestoreError::Object {
+                kind: format!("{:?}", object.kind).to_lowercase(),
+                name: object.name.clone(),
+                message: crate::pg::error_message(&e),
+            })?;
+    }
+    Ok(())
+}

@@ -32,10 +32,7 @@ impl Progress {
     /// is happening ("dumped", "restored").
     pub fn new(verb: &'static str) -> Self {
         let bars = std::io::stderr().is_terminal().then(|| {
-            BARS.get_or_init(|| {
-                Arc::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
-            })
-            .clone()
+            BARS.get_or_init(|| Arc::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))).clone()
         });
         Progress { bars, verb }
     }
@@ -50,22 +47,14 @@ impl Progress {
         let bar = self.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new(expected_bytes.max(1)));
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:30!} {bar:25} {bytes:>10} {binary_bytes_per_sec:>12} {msg}",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{prefix:30!} {bar:25} {bytes:>10} {binary_bytes_per_sec:>12} {msg}")
+                    .expect("valid template"),
             );
             bar.set_prefix(name.to_string());
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        TableProgress {
-            name: name.to_string(),
-            bar,
-            started: Instant::now(),
-            bytes: 0,
-            verb: self.verb,
-        }
+        TableProgress { name: name.to_string(), bar, started: Instant::now(), bytes: 0, verb: self.verb }
     }
 }
 
@@ -90,11 +79,7 @@ impl TableProgress {
     pub fn finish(self, rows: u64) {
         let seconds = self.started.elapsed().as_secs_f64();
         let bytes = self.bytes;
-        let rate = if seconds > 0.0 {
-            (bytes as f64 / seconds) as u64
-        } else {
-            0
-        };
+        let rate = if seconds > 0.0 { (bytes as f64 / seconds) as u64 } else { 0 };
         if let Some(bar) = &self.bar {
             bar.finish_with_message(format!("{rows} rows"));
         }

@@ -27,9 +27,7 @@ impl LocalBridge {
     /// When the folder cannot be created.
     pub async fn new(root: PathBuf) -> Result<Self> {
         let bridge = LocalBridge { root };
-        fs::create_dir_all(&bridge.root)
-            .await
-            .map_err(|e| bridge.io("create folder", "", e))?;
+        fs::create_dir_all(&bridge.root).await.map_err(|e| bridge.io("create folder", "", e))?;
         Ok(bridge)
     }
 
@@ -39,24 +37,14 @@ impl LocalBridge {
 
     fn io(&self, action: &'static str, key: &str, source: std::io::Error) -> BridgeError {
         if source.kind() == std::io::ErrorKind::NotFound && action == "read" {
-            return BridgeError::NotFound {
-                store: self.describe(),
-                key: key.to_string(),
-            };
+            return BridgeError::NotFound { store: self.describe(), key: key.to_string() };
         }
-        BridgeError::Io {
-            store: self.describe(),
-            action,
-            key: key.to_string(),
-            source,
-        }
+        BridgeError::Io { store: self.describe(), action, key: key.to_string(), source }
     }
 
     async fn ensure_parent(&self, key: &str, path: &Path) -> Result<()> {
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .await
-                .map_err(|e| self.io("create folder for", key, e))?;
+            fs::create_dir_all(parent).await.map_err(|e| self.io("create folder for", key, e))?;
         }
         Ok(())
     }
@@ -81,37 +69,20 @@ impl Bridge for LocalBridge {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        fs::read(self.path(key))
-            .await
-            .map(Bytes::from)
-            .map_err(|e| self.io("read", key, e))
+        fs::read(self.path(key)).await.map(Bytes::from).map_err(|e| self.io("read", key, e))
     }
 
     async fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
         let path = self.path(key);
         self.ensure_parent(key, &path).await?;
         let temp = Self::temp_path(&path);
-        let file = fs::File::create(&temp)
-            .await
-            .map_err(|e| self.io("create", key, e))?;
-        Ok(Box::new(LocalWriter {
-            store: self.describe(),
-            key: key.to_string(),
-            path,
-            temp,
-            file,
-            size: 0,
-        }))
+        let file = fs::File::create(&temp).await.map_err(|e| self.io("create", key, e))?;
+        Ok(Box::new(LocalWriter { store: self.describe(), key: key.to_string(), path, temp, file, size: 0 }))
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader> {
-        let file = fs::File::open(self.path(key))
-            .await
-            .map_err(|e| self.io("read", key, e))?;
-        Ok(Box::new(tokio::io::BufReader::with_capacity(
-            256 * 1024,
-            file,
-        )))
+        let file = fs::File::open(self.path(key)).await.map_err(|e| self.io("read", key, e))?;
+        Ok(Box::new(tokio::io::BufReader::with_capacity(256 * 1024, file)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -125,15 +96,8 @@ impl Bridge for LocalBridge {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(self.io("list", prefix, e)),
             };
-            while let Some(entry) = entries
-                .next_entry()
-                .await
-                .map_err(|e| self.io("list", prefix, e))?
-            {
-                let meta = entry
-                    .metadata()
-                    .await
-                    .map_err(|e| self.io("list", prefix, e))?;
+            while let Some(entry) = entries.next_entry().await.map_err(|e| self.io("list", prefix, e))? {
+                let meta = entry.metadata().await.map_err(|e| self.io("list", prefix, e))?;
                 let path = entry.path();
                 if meta.is_dir() {
                     stack.push(path);
@@ -142,14 +106,9 @@ impl Bridge for LocalBridge {
                 let Ok(rel) = path.strip_prefix(&self.root) else {
                     continue;
                 };
-                let key = rel
-                    .to_string_lossy()
-                    .replace(std::path::MAIN_SEPARATOR, "/");
+                let key = rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
                 if key.starts_with(prefix) && !key.ends_with(PARTIAL_SUFFIX) {
-                    out.push(ObjectInfo {
-                        key,
-                        size: meta.len(),
-                    });
+                    out.push(ObjectInfo { key, size: meta.len() });
                 }
             }
         }
@@ -165,17 +124,8 @@ impl Bridge for LocalBridge {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(self.io("list", prefix, e)),
         };
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|e| self.io("list", prefix, e))?
-        {
-            if entry
-                .file_type()
-                .await
-                .map_err(|e| self.io("list", prefix, e))?
-                .is_dir()
-            {
+        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io("list", prefix, e))? {
+            if entry.file_type().await.map_err(|e| self.io("list", prefix, e))?.is_dir() {
                 out.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
@@ -229,12 +179,7 @@ struct LocalWriter {
 
 impl LocalWriter {
     fn io(&self, action: &'static str, source: std::io::Error) -> BridgeError {
-        BridgeError::Io {
-            store: self.store.clone(),
-            action,
-            key: self.key.clone(),
-            source,
-        }
+        BridgeError::Io { store: self.store.clone(), action, key: self.key.clone(), source }
     }
 }
 
@@ -242,10 +187,7 @@ impl LocalWriter {
 impl ObjectWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         self.size += chunk.len() as u64;
-        self.file
-            .write_all(&chunk)
-            .await
-            .map_err(|e| self.io("write", e))
+        self.file.write_all(&chunk).await.map_err(|e| self.io("write", e))
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {
@@ -253,9 +195,7 @@ impl ObjectWriter for LocalWriter {
         // Durable before visible: the rename must not expose a file whose
         // bytes are still only in the page cache.
         self.file.sync_all().await.map_err(|e| self.io("sync", e))?;
-        fs::rename(&self.temp, &self.path)
-            .await
-            .map_err(|e| self.io("rename", e))?;
+        fs::rename(&self.temp, &self.path).await.map_err(|e| self.io("rename", e))?;
         Ok(self.size)
     }
 

@@ -38,10 +38,7 @@ pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
             continue;
         };
         let identity: String = row.get(4);
-        let sql = format!(
-            "COMMENT ON {target} {identity} IS {};",
-            quote_literal(row.get(2))
-        );
+        let sql = format!("COMMENT ON {target} {identity} IS {};", quote_literal(row.get(2)));
         graph.append_sql(index, &sql);
     }
     Ok(())
@@ -54,6 +51,10 @@ fn comment_target(object_type: &str) -> Option<&'static str> {
     }
     Some(match object_type {
         "table" => "TABLE",
+        "foreign table" => "FOREIGN TABLE",
+        "server" => "SERVER",
+        "publication" => "PUBLICATION",
+        "event trigger" => "EVENT TRIGGER",
         "view" => "VIEW",
         "materialized view" => "MATERIALIZED VIEW",
         "index" => "INDEX",

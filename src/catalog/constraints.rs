@@ -22,9 +22,7 @@ pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
 
 /// `ALTER INDEX parent ATTACH PARTITION child;` when `parent` is given.
 fn attach(parent: Option<String>, child: &str) -> String {
-    parent
-        .map(|p| format!("\nALTER INDEX {p} ATTACH PARTITION {child};"))
-        .unwrap_or_default()
+    parent.map(|p| format!("\nALTER INDEX {p} ATTACH PARTITION {child};")).unwrap_or_default()
 }
 
 /// Statements an index carries beyond its definition.
@@ -34,16 +32,13 @@ fn index_extras(table: &str, index: &str, clustered: bool, replica_identity: boo
         out.push_str(&format!("\nALTER TABLE {table} CLUSTER ON {index};"));
     }
     if replica_identity {
-        out.push_str(&format!(
-            "\nALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {index};"
-        ));
+        out.push_str(&format!("\nALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {index};"));
     }
     out
 }
 
 /// The qualified name of the index `index_oid` is attached to, if any.
-const PARENT_INDEX: &str =
-    "(SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) \
+const PARENT_INDEX: &str = "(SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) \
     FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = INDEX_OID)";
 
@@ -51,7 +46,8 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
     let sql = format!(
         "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
                 con.conparentid, con.conindid, ic.relname, {parent}, \
-                coalesce(x.indisclustered, false), coalesce(x.indisreplident, false), con.conislocal \
+                coalesce(x.indisclustered, false), coalesce(x.indisreplident, false), con.conislocal, \
+                coalesce(ic.reloptions, '{{}}') \
          FROM pg_catalog.pg_constraint con \
          JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -68,65 +64,60 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
         let schema: String = row.get(3);
         let table = quote_qualified(&schema, row.get(4));
         let partitioned = row.get::<_, i8>(5) as u8 == b'p';
-        let definition: String = row.get(6);
+        let definition = with_index_options(row.get(6), contype, &row.get::<_, Vec<String>>(14));
         let cloned = row.get::<_, u32>(7) != 0;
         let display = format!("{} on {table}", quote_ident(&conname));
-        let add = |only: &str| {
-            format!(
-                "ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition};",
-                quote_ident(&conname)
-            )
-        };
+        let add =
+            |only: &str| format!("ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition};", quote_ident(&conname));
         match contype {
             b'c' => {
                 // Validated CHECKs are part of CREATE TABLE; NOT VALID ones are
                 // added after the rows, as they were in the source.
                 // Inherited ones come with the parent's.
                 if definition.ends_with("NOT VALID") && row.get::<_, bool>(13) {
-                    graph.add(
-                        (class::PG_CONSTRAINT, oid),
-                        ObjectKind::Constraint,
-                        display,
-                        Phase::PostData,
-                        add(""),
-                    );
+                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, add(""));
                 }
             }
             b'f' => {
                 if !cloned {
                     // On a partitioned table the key must reach every partition.
                     let only = if partitioned { "" } else { "ONLY " };
-                    graph.add(
-                        (class::PG_CONSTRAINT, oid),
-                        ObjectKind::ForeignKey,
-                        display,
-                        Phase::PostData,
-                        add(only),
-                    );
+                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::ForeignKey, display, Phase::PostData, add(only));
                 }
             }
             _ => {
                 let index_name = quote_qualified(&schema, row.get(9));
                 let mut sql = add("ONLY ");
                 sql.push_str(&attach(row.get(10), &index_name));
-                sql.push_str(&index_extras(
-                    &table,
-                    &quote_ident(row.get(9)),
-                    row.get(11),
-                    row.get(12),
-                ));
-                let index = graph.add(
-                    (class::PG_CONSTRAINT, oid),
-                    ObjectKind::Constraint,
-                    display,
-                    Phase::PostData,
-                    sql,
-                );
+                sql.push_str(&index_extras(&table, &quote_ident(row.get(9)), row.get(11), row.get(12)));
+                let index =
+                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
                 graph.alias((class::PG_CLASS, row.get(8)), index);
             }
         }
     }
     Ok(())
+}
+
+/// `pg_get_constraintdef` leaves out the storage parameters of the index
+/// behind a key; they go right after the column lists, before any
+/// `WHERE` (exclusion) or `DEFERRABLE`.
+fn with_index_options(definition: String, contype: u8, options: &[String]) -> String {
+    if options.is_empty() {
+        return definition;
+    }
+    let with = format!(" WITH ({})", super::relations::options_list(options));
+    let mut cut = definition.len();
+    let mut markers = vec![" DEFERRABLE", " INITIALLY "];
+    if contype == b'x' {
+        markers.push(" WHERE (");
+    }
+    for marker in markers {
+        if let Some(at) = definition.find(marker) {
+            cut = cut.min(at);
+        }
+    }
+    format!("{}{with}{}", &definition[..cut], &definition[cut..])
 }
 
 async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
@@ -152,26 +143,13 @@ async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
         let table: String = row.get(7);
         let mut sql = format!("{definition};");
         sql.push_str(&attach(row.get(4), &name));
-        sql.push_str(&index_extras(
-            &table,
-            &quote_ident(row.get(2)),
-            row.get(5),
-            row.get(6),
-        ));
+        sql.push_str(&index_extras(&table, &quote_ident(row.get(2)), row.get(5), row.get(6)));
         for entry in row.get::<_, Vec<String>>(8) {
             if let Some((column, target)) = entry.split_once(' ') {
-                sql.push_str(&format!(
-                    "\nALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target};"
-                ));
+                sql.push_str(&format!("\nALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target};"));
             }
         }
-        graph.add(
-            (class::PG_CLASS, row.get(0)),
-            ObjectKind::Index,
-            name,
-            Phase::PostData,
-            sql,
-        );
+        graph.add((class::PG_CLASS, row.get(0)), ObjectKind::Index, name, Phase::PostData, sql);
     }
     Ok(())
 }
@@ -179,20 +157,38 @@ async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
 async fn statistics(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT s.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname), \
-                pg_catalog.pg_get_statisticsobjdef(s.oid) \
+                pg_catalog.pg_get_statisticsobjdef(s.oid), NULLIF(s.stxstattarget, -1)::int4 \
          FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
          WHERE {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_STATISTIC_EXT, "s.oid")
     );
     for row in rows(client, "extended statistics", &sql).await? {
-        let sql = format!("{};", row.get::<_, String>(2));
-        graph.add(
-            (class::PG_STATISTIC_EXT, row.get(0)),
-            ObjectKind::Statistics,
-            row.get(1),
-            Phase::PostData,
-            sql,
-        );
+        let name: String = row.get(1);
+        let mut sql = format!("{};", row.get::<_, String>(2));
+        if let Some(target) = row.get::<_, Option<i32>>(3) {
+            sql.push_str(&format!("\nALTER STATISTICS {name} SET STATISTICS {target};"));
+        }
+        graph.add((class::PG_STATISTIC_EXT, row.get(0)), ObjectKind::Statistics, name, Phase::PostData, sql);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_options_go_before_deferrability_and_predicates() {
+        let options = vec!["fillfactor=80".to_string()];
+        assert_eq!(with_index_options("UNIQUE (c)".into(), b'u', &options), "UNIQUE (c) WITH (fillfactor='80')");
+        assert_eq!(
+            with_index_options("PRIMARY KEY (a) INCLUDE (b) DEFERRABLE INITIALLY DEFERRED".into(), b'p', &options),
+            "PRIMARY KEY (a) INCLUDE (b) WITH (fillfactor='80') DEFERRABLE INITIALLY DEFERRED"
+        );
+        assert_eq!(
+            with_index_options("EXCLUDE USING gist (r WITH &&) WHERE ((x > 0))".into(), b'x', &options),
+            "EXCLUDE USING gist (r WITH &&) WITH (fillfactor='80') WHERE ((x > 0))"
+        );
+        assert_eq!(with_index_options("UNIQUE (c)".into(), b'u', &[]), "UNIQUE (c)");
+    }
 }

@@ -31,6 +31,15 @@ pub mod class {
     pub const PG_POLICY: u32 = 3256;
     pub const PG_STATISTIC_EXT: u32 = 3381;
     pub const PG_COLLATION: u32 = 3456;
+    pub const PG_LANGUAGE: u32 = 2612;
+    pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
+    pub const PG_FOREIGN_SERVER: u32 = 1417;
+    pub const PG_USER_MAPPING: u32 = 1418;
+    pub const PG_DEFAULT_ACL: u32 = 826;
+    pub const PG_EVENT_TRIGGER: u32 = 3466;
+    pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_PUBLICATION_REL: u32 = 6106;
+    pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
     pub const PG_TS_DICT: u32 = 3600;
     pub const PG_TS_CONFIG: u32 = 3602;
 }
@@ -46,17 +55,10 @@ pub struct Graph {
 
 impl Graph {
     /// Adds an object created by the catalog row `key`; returns its index.
-    pub fn add(
-        &mut self,
-        key: ObjKey,
-        kind: ObjectKind,
-        name: String,
-        phase: Phase,
-        sql: String,
-    ) -> usize {
+    pub fn add(&mut self, key: ObjKey, kind: ObjectKind, name: String, phase: Phase, sql: String) -> usize {
         let index = self.objects.len();
         self.objects.push(DdlObject {
-            id: format!("{}-{}-{}", kind_tag(kind), key.0, key.1),
+            id: format!("{}-{}-{}", kind.label(), key.0, key.1),
             kind,
             name,
             phase,
@@ -81,12 +83,7 @@ impl Graph {
     ) -> Option<usize> {
         let owner_index = *self.keys.get(&owner)?;
         let index = self.objects.len();
-        let id = format!(
-            "{}-{}-{}",
-            kind_tag(kind),
-            self.objects[owner_index].id,
-            id_suffix
-        );
+        let id = format!("{}-{}-{}", kind.label(), self.objects[owner_index].id, id_suffix);
         let owner_id = self.objects[owner_index].id.clone();
         self.objects.push(DdlObject {
             id,
@@ -163,12 +160,8 @@ impl Graph {
             add(Some(from), self.find(to));
         }
         // Ids given at creation (dependents) are kept too.
-        let id_index: HashMap<String, usize> = self
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.id.clone(), i))
-            .collect();
+        let id_index: HashMap<String, usize> =
+            self.objects.iter().enumerate().map(|(i, o)| (o.id.clone(), i)).collect();
         for (i, object) in self.objects.iter().enumerate() {
             for id in &object.depends_on {
                 if let Some(&j) = id_index.get(id) {
@@ -193,13 +186,6 @@ impl Graph {
         }
         (out, warnings)
     }
-}
-
-fn kind_tag(kind: ObjectKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// A refresh waits for the refreshes of the materialized views its own
@@ -253,14 +239,7 @@ fn topological_order(objects: &[DdlObject], deps: &[HashSet<usize>]) -> (Vec<usi
             dependents[j].push(i);
         }
     }
-    let rank = |i: usize| {
-        Reverse((
-            objects[i].phase,
-            objects[i].kind.priority(),
-            objects[i].name.clone(),
-            i,
-        ))
-    };
+    let rank = |i: usize| Reverse((objects[i].phase, objects[i].kind.priority(), objects[i].name.clone(), i));
     let mut ready: BinaryHeap<_> = (0..n).filter(|&i| waiting[i] == 0).map(rank).collect();
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
@@ -270,15 +249,8 @@ fn topological_order(objects: &[DdlObject], deps: &[HashSet<usize>]) -> (Vec<usi
             Some(Reverse((_, _, _, i))) => i,
             None => {
                 // A cycle: take the first remaining object by rank.
-                let i = (0..n)
-                    .filter(|&i| !done[i])
-                    .min_by_key(|&i| rank(i).0)
-                    .expect("objects remain");
-                warnings.push(format!(
-                    "dependency cycle broken at {} {}",
-                    kind_tag(objects[i].kind),
-                    objects[i].name
-                ));
+                let i = (0..n).filter(|&i| !done[i]).min_by_key(|&i| rank(i).0).expect("objects remain");
+                warnings.push(format!("dependency cycle broken at {} {}", objects[i].kind.label(), objects[i].name));
                 i
             }
         };
@@ -308,40 +280,13 @@ mod tests {
     #[test]
     fn dependencies_win_over_priority_and_aliases_resolve() {
         let mut g = Graph::default();
-        let view = g.add(
-            (class::PG_CLASS, 30),
-            ObjectKind::View,
-            "v".into(),
-            Phase::PreData,
-            String::new(),
-        );
+        let view = g.add((class::PG_CLASS, 30), ObjectKind::View, "v".into(), Phase::PreData, String::new());
         g.alias((class::PG_REWRITE, 31), view);
-        g.add(
-            (class::PG_CLASS, 20),
-            ObjectKind::Table,
-            "t".into(),
-            Phase::PreData,
-            String::new(),
-        );
-        g.add(
-            (class::PG_PROC, 10),
-            ObjectKind::Function,
-            "f".into(),
-            Phase::PreData,
-            String::new(),
-        );
-        g.add(
-            (class::PG_NAMESPACE, 1),
-            ObjectKind::Schema,
-            "s".into(),
-            Phase::PreData,
-            String::new(),
-        );
+        g.add((class::PG_CLASS, 20), ObjectKind::Table, "t".into(), Phase::PreData, String::new());
+        g.add((class::PG_PROC, 10), ObjectKind::Function, "f".into(), Phase::PreData, String::new());
+        g.add((class::PG_NAMESPACE, 1), ObjectKind::Schema, "s".into(), Phase::PreData, String::new());
         // The function needs the view (e.g. a SQL-standard body reading it).
-        let rows = [
-            ((class::PG_PROC, 10), (class::PG_REWRITE, 31)),
-            ((class::PG_REWRITE, 31), (class::PG_CLASS, 20)),
-        ];
+        let rows = [((class::PG_PROC, 10), (class::PG_REWRITE, 31)), ((class::PG_REWRITE, 31), (class::PG_CLASS, 20))];
         let (objects, warnings) = g.finish(&rows);
         assert_eq!(names(&objects), vec!["s", "t", "v", "f"]);
         assert!(warnings.is_empty());
@@ -351,20 +296,8 @@ mod tests {
     #[test]
     fn a_post_data_object_needed_before_the_rows_is_promoted() {
         let mut g = Graph::default();
-        g.add(
-            (class::PG_CONSTRAINT, 5),
-            ObjectKind::Constraint,
-            "t_pkey".into(),
-            Phase::PostData,
-            String::new(),
-        );
-        g.add(
-            (class::PG_CLASS, 6),
-            ObjectKind::View,
-            "v".into(),
-            Phase::PreData,
-            String::new(),
-        );
+        g.add((class::PG_CONSTRAINT, 5), ObjectKind::Constraint, "t_pkey".into(), Phase::PostData, String::new());
+        g.add((class::PG_CLASS, 6), ObjectKind::View, "v".into(), Phase::PreData, String::new());
         let (objects, _) = g.finish(&[((class::PG_CLASS, 6), (class::PG_CONSTRAINT, 5))]);
         assert_eq!(names(&objects), vec!["t_pkey", "v"]);
         assert_eq!(objects[0].phase, Phase::PreData);
@@ -373,24 +306,9 @@ mod tests {
     #[test]
     fn cycles_are_broken_and_reported() {
         let mut g = Graph::default();
-        g.add(
-            (class::PG_PROC, 1),
-            ObjectKind::Function,
-            "a".into(),
-            Phase::PreData,
-            String::new(),
-        );
-        g.add(
-            (class::PG_PROC, 2),
-            ObjectKind::Function,
-            "b".into(),
-            Phase::PreData,
-            String::new(),
-        );
-        let rows = [
-            ((class::PG_PROC, 1), (class::PG_PROC, 2)),
-            ((class::PG_PROC, 2), (class::PG_PROC, 1)),
-        ];
+        g.add((class::PG_PROC, 1), ObjectKind::Function, "a".into(), Phase::PreData, String::new());
+        g.add((class::PG_PROC, 2), ObjectKind::Function, "b".into(), Phase::PreData, String::new());
+        let rows = [((class::PG_PROC, 1), (class::PG_PROC, 2)), ((class::PG_PROC, 2), (class::PG_PROC, 1))];
         let (objects, warnings) = g.finish(&rows);
         assert_eq!(objects.len(), 2);
         assert_eq!(warnings.len(), 1);

@@ -12,9 +12,11 @@ mod acl;
 mod comments;
 mod constraints;
 mod database;
+mod foreign;
 pub mod graph;
 pub mod model;
 mod namespaces;
+mod publications;
 mod query;
 mod relations;
 mod routines;
@@ -51,9 +53,11 @@ pub async fn read(client: &Client) -> Result<(DatabaseSchema, Warnings), Catalog
     namespaces::read(client, &mut graph).await?;
     types::read(client, &mut graph, &mut warnings).await?;
     routines::read(client, &mut graph).await?;
+    foreign::read(client, &mut graph, &mut warnings).await?;
     let tables = relations::read(client, &mut graph).await?;
     constraints::read(client, &mut graph).await?;
     rules::read(client, &mut graph).await?;
+    publications::read(client, &mut graph).await?;
     comments::read(client, &mut graph).await?;
     acl::read(client, &mut graph).await?;
     query::type_aliases(client, &mut graph).await?;
@@ -61,12 +65,5 @@ pub async fn read(client: &Client) -> Result<(DatabaseSchema, Warnings), Catalog
     let depend_rows = query::dependencies(client).await?;
     let (objects, cycle_warnings) = graph.finish(&depend_rows);
     warnings.extend(cycle_warnings);
-    Ok((
-        DatabaseSchema {
-            database,
-            objects,
-            tables,
-        },
-        warnings,
-    ))
+    Ok((DatabaseSchema { database, objects, tables }, warnings))
 }

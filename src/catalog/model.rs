@@ -65,7 +65,9 @@ pub enum ObjectKind {
     Aggregate,
     Operator,
     Cast,
+    ForeignServer,
     Table,
+    ForeignTable,
     Sequence,
     Default,
     View,
@@ -78,11 +80,19 @@ pub enum ObjectKind {
     Rule,
     Policy,
     Statistics,
+    Publication,
     Grant,
+    DefaultPrivileges,
     Refresh,
+    EventTrigger,
 }
 
 impl ObjectKind {
+    /// The kind as written in `schema.json` and in messages.
+    pub fn label(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
     /// Tie-breaker between objects that do not depend on each other, in the
     /// spirit of pg_dump's `dbObjectTypePriority`: lower first.
     pub fn priority(self) -> u8 {

@@ -29,13 +29,7 @@ async fn schemas(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
             "public" => "ALTER SCHEMA public OWNER TO CURRENT_USER;".to_string(),
             _ => format!("CREATE SCHEMA {};", quote_ident(&name)),
         };
-        graph.add(
-            (class::PG_NAMESPACE, row.get(0)),
-            ObjectKind::Schema,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_NAMESPACE, row.get(0)), ObjectKind::Schema, name, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -48,18 +42,9 @@ async fn extensions(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
         let schema: String = row.get(2);
         // No VERSION: the destination installs its own default version, as
         // pg_dump does. IF NOT EXISTS because plpgsql is always there.
-        let sql = format!(
-            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};",
-            quote_ident(&name),
-            quote_ident(&schema)
-        );
-        graph.add(
-            (class::PG_EXTENSION, row.get(0)),
-            ObjectKind::Extension,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        let sql =
+            format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", quote_ident(&name), quote_ident(&schema));
+        graph.add((class::PG_EXTENSION, row.get(0)), ObjectKind::Extension, name, Phase::PreData, sql);
     }
     // Every object an extension created stands for the extension: a column
     // of type hstore needs `CREATE EXTENSION hstore`.

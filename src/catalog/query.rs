@@ -14,7 +14,7 @@ pub const USER_SCHEMA: &str = "n.nspname <> 'information_schema' AND n.nspname !
 /// extension (those come with `CREATE EXTENSION`).
 pub fn not_in_extension(classid: u32, oid_expr: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = {classid} AND e.objid = {oid_expr} AND e.deptype = 'e')"
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend ext WHERE ext.classid = {classid} AND ext.objid = {oid_expr} AND ext.deptype = 'e')"
     )
 }
 
@@ -22,18 +22,8 @@ pub fn not_in_extension(classid: u32, oid_expr: &str) -> String {
 ///
 /// # Errors
 /// The query's failure, with the server's message.
-pub async fn rows(
-    client: &Client,
-    what: &'static str,
-    sql: &str,
-) -> Result<Vec<Row>, CatalogError> {
-    client
-        .query(sql, &[])
-        .await
-        .map_err(|e| CatalogError::Query {
-            what,
-            message: error_message(&e),
-        })
+pub async fn rows(client: &Client, what: &'static str, sql: &str) -> Result<Vec<Row>, CatalogError> {
+    client.query(sql, &[]).await.map_err(|e| CatalogError::Query { what, message: error_message(&e) })
 }
 
 /// Every dependency between catalog rows that can order objects: normal,
@@ -47,12 +37,7 @@ pub async fn dependencies(client: &Client) -> Result<Vec<(ObjKey, ObjKey)>, Cata
     Ok(rows(client, "dependencies", sql)
         .await?
         .iter()
-        .map(|r| {
-            (
-                (r.get::<_, u32>(0), r.get::<_, u32>(1)),
-                (r.get::<_, u32>(2), r.get::<_, u32>(3)),
-            )
-        })
+        .map(|r| ((r.get::<_, u32>(0), r.get::<_, u32>(1)), (r.get::<_, u32>(2), r.get::<_, u32>(3))))
         .collect())
 }
 
@@ -72,11 +57,7 @@ pub async fn type_aliases(client: &Client, graph: &mut Graph) -> Result<(), Cata
                ORDER BY 1";
     for row in rows(client, "type aliases", sql).await? {
         let (step, alias, target): (i32, u32, u32) = (row.get(0), row.get(1), row.get(2));
-        let target_class = if step == 1 {
-            class::PG_CLASS
-        } else {
-            class::PG_TYPE
-        };
+        let target_class = if step == 1 { class::PG_CLASS } else { class::PG_TYPE };
         graph.alias_key((class::PG_TYPE, alias), (target_class, target));
     }
     Ok(())
@@ -87,17 +68,9 @@ pub async fn type_aliases(client: &Client, graph: &mut Graph) -> Result<(), Cata
 ///
 /// # Errors
 /// A failing query.
-pub async fn warn_unsupported(
-    client: &Client,
-    warnings: &mut Warnings,
-) -> Result<(), CatalogError> {
+pub async fn warn_unsupported(client: &Client, warnings: &mut Warnings) -> Result<(), CatalogError> {
     let sql = format!(
-        "SELECT 'foreign table ' || c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c \
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-           WHERE c.relkind = 'f' AND {USER_SCHEMA} AND {ext_class} \
-         UNION ALL SELECT 'foreign server ' || srvname FROM pg_catalog.pg_foreign_server s WHERE {ext_srv} \
-         UNION ALL SELECT 'event trigger ' || evtname FROM pg_catalog.pg_event_trigger \
-         UNION ALL SELECT 'publication ' || pubname FROM pg_catalog.pg_publication \
+        "SELECT 'foreign data wrapper ' || w.fdwname FROM pg_catalog.pg_foreign_data_wrapper w WHERE {ext_fdw} \
          UNION ALL SELECT 'subscription ' || subname FROM pg_catalog.pg_subscription \
            WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) \
          UNION ALL SELECT 'operator class ' || opcname FROM pg_catalog.pg_opclass o \
@@ -105,10 +78,9 @@ pub async fn warn_unsupported(
          UNION ALL SELECT 'large objects (' || count(*) || ')' FROM pg_catalog.pg_largeobject_metadata HAVING count(*) > 0 \
          UNION ALL SELECT 'procedural language ' || lanname FROM pg_catalog.pg_language l \
            WHERE l.oid >= 16384 AND {ext_lan}",
-        ext_class = not_in_extension(class::PG_CLASS, "c.oid"),
-        ext_srv = not_in_extension(1417, "s.oid"),
+        ext_fdw = not_in_extension(class::PG_FOREIGN_DATA_WRAPPER, "w.oid"),
         ext_opc = not_in_extension(2616, "o.oid"),
-        ext_lan = not_in_extension(2612, "l.oid"),
+        ext_lan = not_in_extension(class::PG_LANGUAGE, "l.oid"),
     );
     for row in rows(client, "objects replibyte does not copy", &sql).await? {
         warnings.push(format!("not copied: {}", row.get::<_, String>(0)));

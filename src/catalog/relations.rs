@@ -40,6 +40,8 @@ struct Column {
     default: Option<(u32, String)>,
     options: Vec<String>,
     inherited_not_null: bool,
+    /// A foreign table column's options.
+    fdw_options: Vec<String>,
 }
 
 /// Columns of every user relation, by relation OID, in attnum order.
@@ -56,13 +58,14 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogEr
                 d.oid, pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(a.attoptions, '{{}}'), \
                 EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
                           ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
-                        WHERE i.inhrelid = a.attrelid AND pa.attnotnull) \
+                        WHERE i.inhrelid = a.attrelid AND pa.attnotnull), \
+                coalesce(a.attfdwoptions, '{{}}') \
          FROM pg_catalog.pg_attribute a \
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMA} AND {} \
+         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {USER_SCHEMA} AND {} \
          ORDER BY a.attrelid, a.attnum",
         not_in_extension(class::PG_CLASS, "c.oid")
     );
@@ -90,6 +93,7 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogEr
             default: default_oid.zip(row.get::<_, Option<String>>(13)),
             options: row.get(14),
             inherited_not_null: row.get(15),
+            fdw_options: row.get(16),
         };
         out.entry(row.get(0)).or_default().push(column);
     }
@@ -104,9 +108,7 @@ struct IdentitySequence {
 }
 
 /// Identity sequences by (table OID, column number).
-async fn identity_sequences(
-    client: &Client,
-) -> Result<HashMap<(u32, i16), IdentitySequence>, CatalogError> {
+async fn identity_sequences(client: &Client) -> Result<HashMap<(u32, i16), IdentitySequence>, CatalogError> {
     let sql = format!(
         "SELECT d.refobjid, d.refobjsubid::int2, s.seqrelid, {SEQUENCE_COLUMNS} \
          FROM pg_catalog.pg_depend d \
@@ -191,13 +193,7 @@ async fn check_constraints(
                FROM pg_catalog.pg_constraint c WHERE c.contype = 'c' AND c.conrelid <> 0 ORDER BY c.conrelid, c.conname";
     let mut out: HashMap<u32, Vec<_>> = HashMap::new();
     for row in rows(client, "check constraints", sql).await? {
-        out.entry(row.get(0)).or_default().push((
-            row.get(1),
-            row.get(2),
-            row.get(3),
-            row.get(4),
-            row.get(5),
-        ));
+        out.entry(row.get(0)).or_default().push((row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)));
     }
     Ok(out)
 }
@@ -221,11 +217,7 @@ async fn types_without_binary_io(client: &Client) -> Result<HashSet<u32>, Catalo
                ) \
                SELECT DISTINCT r.root FROM reach r JOIN pg_catalog.pg_type t ON t.oid = r.typ \
                WHERE t.typsend = 0 OR t.typreceive = 0";
-    Ok(rows(client, "types without binary I/O", sql)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    Ok(rows(client, "types without binary I/O", sql).await?.iter().map(|r| r.get(0)).collect())
 }
 
 async fn tables(
@@ -251,11 +243,15 @@ async fn tables(
                 coalesce(c.reloptions, '{{}}'), coalesce(tc.reloptions, '{{}}'), \
                 c.relrowsecurity, c.relforcerowsecurity, c.relreplident, \
                 CASE WHEN am.amname <> 'heap' THEN am.amname END, \
-                pg_catalog.pg_table_size(c.oid) \
+                pg_catalog.pg_table_size(c.oid), \
+                CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END, \
+                (SELECT pg_catalog.quote_ident(s.srvname) FROM pg_catalog.pg_foreign_table ft \
+                   JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = c.oid), \
+                coalesce((SELECT ft.ftoptions FROM pg_catalog.pg_foreign_table ft WHERE ft.ftrelid = c.oid), '{{}}') \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
          LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
-         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {}",
+         WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_CLASS, "c.oid")
     );
     let no_columns = Vec::new();
@@ -273,23 +269,28 @@ async fn tables(
         // Columns and CHECK constraints printed in CREATE TABLE: the local
         // ones, or all of them for a partition, which is created on its own
         // and attached afterwards (as pg_dump does, keeping its column order).
+        let typed_as: Option<String> = row.get(17);
+        let server: Option<String> = row.get(18);
+        let alter = if server.is_some() { "ALTER FOREIGN TABLE" } else { "ALTER TABLE" };
         let mut items = Vec::new();
         let mut after = Vec::new();
         for (attnum, column) in cols.iter().enumerate() {
             let attnum = attnum as i16 + 1;
             let printed = column.local || is_partition;
             let col = quote_ident(&column.name);
-            if printed {
-                items.push(column_definition(column, identities.get(&(oid, attnum))));
+            if typed_as.is_some() {
+                // A typed table's columns come from its type; only their
+                // options are written.
+                if column.not_null {
+                    items.push(format!("{col} WITH OPTIONS NOT NULL"));
+                }
+            } else if printed {
+                items.push(column_definition(column, identities.get(&(oid, attnum)), server.is_some()));
             } else if column.not_null && !column.inherited_not_null {
-                after.push(format!(
-                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET NOT NULL;"
-                ));
+                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET NOT NULL;"));
             }
             if let Some(target) = column.statistics {
-                after.push(format!(
-                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET STATISTICS {target};"
-                ));
+                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET STATISTICS {target};"));
             }
             if let Some(storage) = column.storage {
                 let storage = match storage {
@@ -298,18 +299,14 @@ async fn tables(
                     'm' => "MAIN",
                     _ => "EXTENDED",
                 };
-                after.push(format!(
-                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET STORAGE {storage};"
-                ));
+                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET STORAGE {storage};"));
             }
             if let Some(method) = column.compression {
-                after.push(format!(
-                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET COMPRESSION {method};"
-                ));
+                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET COMPRESSION {method};"));
             }
             if !column.options.is_empty() {
                 after.push(format!(
-                    "ALTER TABLE ONLY {name} ALTER COLUMN {col} SET ({});",
+                    "{alter} ONLY {name} ALTER COLUMN {col} SET ({});",
                     options_list(&column.options)
                 ));
             }
@@ -320,16 +317,17 @@ async fn tables(
             }
         }
 
-        let unlogged = if row.get::<_, i8>(4) as u8 == b'u' {
-            "UNLOGGED "
-        } else {
-            ""
-        };
-        let mut sql = format!("CREATE {unlogged}TABLE {name} (");
-        if !items.is_empty() {
-            sql.push_str(&format!("\n    {}\n", items.join(",\n    ")));
+        let unlogged = if row.get::<_, i8>(4) as u8 == b'u' { "UNLOGGED " } else { "" };
+        let foreign = if server.is_some() { "FOREIGN " } else { "" };
+        let mut sql = format!("CREATE {unlogged}{foreign}TABLE {name}");
+        if let Some(type_name) = &typed_as {
+            sql.push_str(&format!(" OF {type_name}"));
         }
-        sql.push(')');
+        if !items.is_empty() {
+            sql.push_str(&format!(" (\n    {}\n)", items.join(",\n    ")));
+        } else if typed_as.is_none() {
+            sql.push_str(" ()");
+        }
         let inherits: Vec<String> = row.get(9);
         if !inherits.is_empty() {
             sql.push_str(&format!("\nINHERITS ({})", inherits.join(", ")));
@@ -340,23 +338,17 @@ async fn tables(
         if let Some(am) = row.get::<_, Option<String>>(15) {
             sql.push_str(&format!("\nUSING {}", quote_ident(&am)));
         }
+        if let Some(server) = &server {
+            sql.push_str(&format!("\nSERVER {server}{}", super::foreign::fdw_options(&row.get::<_, Vec<String>>(19))));
+        }
         let mut options: Vec<String> = row.get(10);
-        options.extend(
-            row.get::<_, Vec<String>>(11)
-                .iter()
-                .map(|o| format!("toast.{o}")),
-        );
+        options.extend(row.get::<_, Vec<String>>(11).iter().map(|o| format!("toast.{o}")));
         if !options.is_empty() {
             sql.push_str(&format!("\nWITH ({})", options_list(&options)));
         }
         sql.push(';');
-        if let (Some(parent), Some(bound)) = (
-            row.get::<_, Option<String>>(8),
-            row.get::<_, Option<String>>(7),
-        ) {
-            sql.push_str(&format!(
-                "\nALTER TABLE ONLY {parent} ATTACH PARTITION {name} {bound};"
-            ));
+        if let (Some(parent), Some(bound)) = (row.get::<_, Option<String>>(8), row.get::<_, Option<String>>(7)) {
+            sql.push_str(&format!("\nALTER TABLE ONLY {parent} ATTACH PARTITION {name} {bound};"));
         }
         for statement in after {
             sql.push('\n');
@@ -365,33 +357,19 @@ async fn tables(
         if row.get::<_, bool>(13) {
             sql.push_str(&format!("\nALTER TABLE {name} FORCE ROW LEVEL SECURITY;"));
         }
-        match row.get::<_, i8>(14) as u8 {
+        match if server.is_some() { b'd' } else { row.get::<_, i8>(14) as u8 } {
             b'f' => sql.push_str(&format!("\nALTER TABLE ONLY {name} REPLICA IDENTITY FULL;")),
-            b'n' => sql.push_str(&format!(
-                "\nALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING;"
-            )),
+            b'n' => sql.push_str(&format!("\nALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING;")),
             _ => {}
         }
 
-        let index = graph.add(
-            (class::PG_CLASS, oid),
-            ObjectKind::Table,
-            name.clone(),
-            Phase::PreData,
-            sql,
-        );
+        let object_kind = if server.is_some() { ObjectKind::ForeignTable } else { ObjectKind::Table };
+        let index = graph.add((class::PG_CLASS, oid), object_kind, name.clone(), Phase::PreData, sql);
         if row.get::<_, bool>(12) {
             // After the rows: COPY FROM refuses a table whose row security
             // applies to the loading role (as FORCE makes it for the owner).
             let sql = format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;");
-            graph.add_dependent(
-                (class::PG_CLASS, oid),
-                "rls",
-                ObjectKind::Policy,
-                name,
-                Phase::PostData,
-                sql,
-            );
+            graph.add_dependent((class::PG_CLASS, oid), "rls", ObjectKind::Policy, name, Phase::PostData, sql);
         }
         for (constraint, ..) in table_checks.iter().filter(|c| c.3) {
             graph.alias((class::PG_CONSTRAINT, *constraint), index);
@@ -432,16 +410,17 @@ async fn tables(
         }
     }
     data.sort_by(|a, b| {
-        b.estimated_bytes
-            .cmp(&a.estimated_bytes)
-            .then_with(|| a.display_name().cmp(&b.display_name()))
+        b.estimated_bytes.cmp(&a.estimated_bytes).then_with(|| a.display_name().cmp(&b.display_name()))
     });
     Ok(data)
 }
 
 /// One column of a CREATE TABLE.
-fn column_definition(column: &Column, identity: Option<&IdentitySequence>) -> String {
+fn column_definition(column: &Column, identity: Option<&IdentitySequence>, foreign: bool) -> String {
     let mut out = format!("{} {}", quote_ident(&column.name), column.type_name);
+    if foreign {
+        out.push_str(&super::foreign::fdw_options(&column.fdw_options));
+    }
     if let Some(collation) = &column.collation {
         out.push_str(&format!(" COLLATE {collation}"));
     }
@@ -451,15 +430,8 @@ fn column_definition(column: &Column, identity: Option<&IdentitySequence>) -> St
         }
     }
     if let Some(identity) = identity {
-        let when = if column.identity == b'a' {
-            "ALWAYS"
-        } else {
-            "BY DEFAULT"
-        };
-        out.push_str(&format!(
-            " GENERATED {when} AS IDENTITY (SEQUENCE NAME {} {})",
-            identity.name, identity.options
-        ));
+        let when = if column.identity == b'a' { "ALWAYS" } else { "BY DEFAULT" };
+        out.push_str(&format!(" GENERATED {when} AS IDENTITY (SEQUENCE NAME {} {})", identity.name, identity.options));
     }
     if column.not_null {
         out.push_str(" NOT NULL");
@@ -468,7 +440,7 @@ fn column_definition(column: &Column, identity: Option<&IdentitySequence>) -> St
 }
 
 /// `name='value', …` from reloptions-style `name=value` entries.
-fn options_list(options: &[String]) -> String {
+pub(super) fn options_list(options: &[String]) -> String {
     options
         .iter()
         .map(|o| match o.split_once('=') {
@@ -490,10 +462,10 @@ fn defaults(graph: &mut Graph, columns: &HashMap<u32, Vec<Column>>) {
         };
         let relation = graph.object(table);
         let (name, kind) = (relation.name.clone(), relation.kind);
-        let alter = if kind == ObjectKind::View {
-            "ALTER VIEW"
-        } else {
-            "ALTER TABLE ONLY"
+        let alter = match kind {
+            ObjectKind::View => "ALTER VIEW",
+            ObjectKind::ForeignTable => "ALTER FOREIGN TABLE ONLY",
+            _ => "ALTER TABLE ONLY",
         };
         for column in cols.iter().filter(|c| !c.generated) {
             if let Some((attrdef, expression)) = &column.default {
@@ -539,60 +511,27 @@ async fn views(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
                 None => true,
             })
             .collect();
-        let with = if options.is_empty() {
-            String::new()
-        } else {
-            format!(" WITH ({})", options_list(&options))
-        };
+        let with = if options.is_empty() { String::new() } else { format!(" WITH ({})", options_list(&options)) };
         if materialized {
-            let using = row
-                .get::<_, Option<String>>(7)
-                .map(|am| format!(" USING {}", quote_ident(&am)))
-                .unwrap_or_default();
-            let sql = format!(
-                "CREATE MATERIALIZED VIEW {name}{using}{with} AS\n{definition}\n  WITH NO DATA;"
-            );
-            graph.add(
-                (class::PG_CLASS, oid),
-                ObjectKind::MaterializedView,
-                name.clone(),
-                Phase::PreData,
-                sql,
-            );
+            let using =
+                row.get::<_, Option<String>>(7).map(|am| format!(" USING {}", quote_ident(&am))).unwrap_or_default();
+            let sql = format!("CREATE MATERIALIZED VIEW {name}{using}{with} AS\n{definition}\n  WITH NO DATA;");
+            graph.add((class::PG_CLASS, oid), ObjectKind::MaterializedView, name.clone(), Phase::PreData, sql);
             if row.get::<_, bool>(6) {
                 let sql = format!("REFRESH MATERIALIZED VIEW {name};");
-                graph.add_dependent(
-                    (class::PG_CLASS, oid),
-                    "refresh",
-                    ObjectKind::Refresh,
-                    name,
-                    Phase::Refresh,
-                    sql,
-                );
+                graph.add_dependent((class::PG_CLASS, oid), "refresh", ObjectKind::Refresh, name, Phase::Refresh, sql);
             }
         } else {
-            let check = check_option
-                .map(|level| format!("\n  WITH {level} CHECK OPTION"))
-                .unwrap_or_default();
+            let check = check_option.map(|level| format!("\n  WITH {level} CHECK OPTION")).unwrap_or_default();
             let sql = format!("CREATE VIEW {name}{with} AS\n{definition}{check};");
-            graph.add(
-                (class::PG_CLASS, oid),
-                ObjectKind::View,
-                name,
-                Phase::PreData,
-                sql,
-            );
+            graph.add((class::PG_CLASS, oid), ObjectKind::View, name, Phase::PreData, sql);
         }
     }
     // A view's rows come from its `_RETURN` rule: dependencies recorded on
     // the rule belong to the view.
-    let rules =
-        "SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'";
+    let rules = "SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'";
     for row in rows(client, "view rules", rules).await? {
-        graph.alias_key(
-            (class::PG_REWRITE, row.get(0)),
-            (class::PG_CLASS, row.get(1)),
-        );
+        graph.alias_key((class::PG_REWRITE, row.get(0)), (class::PG_CLASS, row.get(1)));
     }
     Ok(())
 }
@@ -622,24 +561,11 @@ async fn sequences(
         let sequence = SequenceRow::from_row(&row, 1);
         if !identity_oids.contains(&oid) {
             let unlogged = if sequence.unlogged { "UNLOGGED " } else { "" };
-            let mut sql = format!(
-                "CREATE {unlogged}SEQUENCE {} {};",
-                sequence.qualified,
-                sequence.options(true)
-            );
+            let mut sql = format!("CREATE {unlogged}SEQUENCE {} {};", sequence.qualified, sequence.options(true));
             if let Some(column) = row.get::<_, Option<String>>(11) {
-                sql.push_str(&format!(
-                    "\nALTER SEQUENCE {} OWNED BY {column};",
-                    sequence.qualified
-                ));
+                sql.push_str(&format!("\nALTER SEQUENCE {} OWNED BY {column};", sequence.qualified));
             }
-            graph.add(
-                (class::PG_CLASS, oid),
-                ObjectKind::Sequence,
-                sequence.qualified.clone(),
-                Phase::PreData,
-                sql,
-            );
+            graph.add((class::PG_CLASS, oid), ObjectKind::Sequence, sequence.qualified.clone(), Phase::PreData, sql);
         }
         all.push((oid, sequence.qualified));
     }
@@ -647,9 +573,7 @@ async fn sequences(
     for batch in all.chunks(200) {
         let sql = batch
             .iter()
-            .map(|(oid, name)| {
-                format!("SELECT {oid}::pg_catalog.oid, last_value, is_called FROM {name}")
-            })
+            .map(|(oid, name)| format!("SELECT {oid}::pg_catalog.oid, last_value, is_called FROM {name}"))
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         for row in rows(client, "sequence values", &sql).await? {

@@ -21,19 +21,15 @@ async fn functions(client: &Client, graph: &mut Graph) -> Result<(), CatalogErro
                 || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', \
                 pg_catalog.pg_get_functiondef(p.oid) \
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-         WHERE p.prokind IN ('f', 'p', 'w') AND {USER_SCHEMA} AND {}",
-        not_in_extension(class::PG_PROC, "p.oid")
+         WHERE p.prokind IN ('f', 'p', 'w') AND {USER_SCHEMA} AND {} \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = {pg_proc} AND d.objid = p.oid AND d.deptype = 'i')",
+        not_in_extension(class::PG_PROC, "p.oid"),
+        pg_proc = class::PG_PROC
     );
     for row in rows(client, "functions", &sql).await? {
         let definition: String = row.get(2);
         let sql = format!("{};", definition.trim_end());
-        graph.add(
-            (class::PG_PROC, row.get(0)),
-            ObjectKind::Function,
-            row.get(1),
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_PROC, row.get(0)), ObjectKind::Function, row.get(1), Phase::PreData, sql);
     }
     Ok(())
 }
@@ -62,44 +58,30 @@ async fn aggregates(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
     for row in rows(client, "aggregates", &sql).await? {
         let name: String = row.get(1);
         let args: String = row.get(2);
-        let mut options = vec![
-            format!("SFUNC = {}", row.get::<_, String>(3)),
-            format!("STYPE = {}", row.get::<_, String>(4)),
-        ];
+        let mut options =
+            vec![format!("SFUNC = {}", row.get::<_, String>(3)), format!("STYPE = {}", row.get::<_, String>(4))];
         let mut push = |key: &str, value: Option<String>| {
             if let Some(v) = value {
                 options.push(format!("{key} = {v}"));
             }
         };
-        push(
-            "SSPACE",
-            row.get::<_, Option<i32>>(5).map(|v| v.to_string()),
-        );
+        push("SSPACE", row.get::<_, Option<i32>>(5).map(|v| v.to_string()));
         push("FINALFUNC", row.get(6));
         push("FINALFUNC_MODIFY", Some(modify(row.get(8)).to_string()));
         push("COMBINEFUNC", row.get(9));
         push("SERIALFUNC", row.get(10));
         push("DESERIALFUNC", row.get(11));
-        push(
-            "INITCOND",
-            row.get::<_, Option<String>>(12).map(|v| quote_literal(&v)),
-        );
+        push("INITCOND", row.get::<_, Option<String>>(12).map(|v| quote_literal(&v)));
         push("MSFUNC", row.get(13));
         push("MINVFUNC", row.get(14));
         push("MSTYPE", row.get(15));
-        push(
-            "MSSPACE",
-            row.get::<_, Option<i32>>(16).map(|v| v.to_string()),
-        );
+        push("MSSPACE", row.get::<_, Option<i32>>(16).map(|v| v.to_string()));
         push("MFINALFUNC", row.get(17));
         let has_moving = row.get::<_, Option<String>>(13).is_some();
         if has_moving {
             push("MFINALFUNC_MODIFY", Some(modify(row.get(19)).to_string()));
         }
-        push(
-            "MINITCOND",
-            row.get::<_, Option<String>>(20).map(|v| quote_literal(&v)),
-        );
+        push("MINITCOND", row.get::<_, Option<String>>(20).map(|v| quote_literal(&v)));
         push("SORTOP", row.get(21));
         push("PARALLEL", Some(parallel(row.get(22)).to_string()));
         if row.get::<_, bool>(7) {
@@ -112,17 +94,8 @@ async fn aggregates(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
             options.push("HYPOTHETICAL".to_string());
         }
         let signature = format!("{name}({args})");
-        let sql = format!(
-            "CREATE AGGREGATE {signature} (\n    {}\n);",
-            options.join(",\n    ")
-        );
-        graph.add(
-            (class::PG_PROC, row.get(0)),
-            ObjectKind::Aggregate,
-            signature,
-            Phase::PreData,
-            sql,
-        );
+        let sql = format!("CREATE AGGREGATE {signature} (\n    {}\n);", options.join(",\n    "));
+        graph.add((class::PG_PROC, row.get(0)), ObjectKind::Aggregate, signature, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -161,14 +134,8 @@ async fn operators(client: &Client, graph: &mut Graph) -> Result<(), CatalogErro
     for row in rows(client, "operators", &sql).await? {
         let name: String = row.get(1);
         let mut options = vec![format!("FUNCTION = {}", row.get::<_, String>(2))];
-        let optional = [
-            (3, "LEFTARG"),
-            (4, "RIGHTARG"),
-            (5, "COMMUTATOR"),
-            (6, "NEGATOR"),
-            (7, "RESTRICT"),
-            (8, "JOIN"),
-        ];
+        let optional =
+            [(3, "LEFTARG"), (4, "RIGHTARG"), (5, "COMMUTATOR"), (6, "NEGATOR"), (7, "RESTRICT"), (8, "JOIN")];
         for (column, key) in optional {
             if let Some(value) = row.get::<_, Option<String>>(column) {
                 options.push(format!("{key} = {value}"));
@@ -182,22 +149,11 @@ async fn operators(client: &Client, graph: &mut Graph) -> Result<(), CatalogErro
         }
         let display = format!(
             "{name}({}, {})",
-            row.get::<_, Option<String>>(3)
-                .unwrap_or_else(|| "NONE".into()),
-            row.get::<_, Option<String>>(4)
-                .unwrap_or_else(|| "NONE".into())
+            row.get::<_, Option<String>>(3).unwrap_or_else(|| "NONE".into()),
+            row.get::<_, Option<String>>(4).unwrap_or_else(|| "NONE".into())
         );
-        let sql = format!(
-            "CREATE OPERATOR {name} (\n    {}\n);",
-            options.join(",\n    ")
-        );
-        graph.add(
-            (class::PG_OPERATOR, row.get(0)),
-            ObjectKind::Operator,
-            display,
-            Phase::PreData,
-            sql,
-        );
+        let sql = format!("CREATE OPERATOR {name} (\n    {}\n);", options.join(",\n    "));
+        graph.add((class::PG_OPERATOR, row.get(0)), ObjectKind::Operator, display, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -206,15 +162,13 @@ async fn casts(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT c.oid, pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL), \
                 c.castmethod, CASE WHEN c.castfunc <> 0 THEN c.castfunc::pg_catalog.regprocedure::text END, c.castcontext \
-         FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND {}",
-        not_in_extension(class::PG_CAST, "c.oid")
+         FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND {} \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = {pg_cast} AND d.objid = c.oid AND d.deptype = 'i')",
+        not_in_extension(class::PG_CAST, "c.oid"),
+        pg_cast = class::PG_CAST
     );
     for row in rows(client, "casts", &sql).await? {
-        let name = format!(
-            "({} AS {})",
-            row.get::<_, String>(1),
-            row.get::<_, String>(2)
-        );
+        let name = format!("({} AS {})", row.get::<_, String>(1), row.get::<_, String>(2));
         let method = match (row.get::<_, i8>(3) as u8, row.get::<_, Option<String>>(4)) {
             (b'f', Some(function)) => format!("WITH FUNCTION {function}"),
             (b'i', _) => "WITH INOUT".to_string(),
@@ -226,13 +180,7 @@ async fn casts(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
             _ => "",
         };
         let sql = format!("CREATE CAST {name} {method}{context};");
-        graph.add(
-            (class::PG_CAST, row.get(0)),
-            ObjectKind::Cast,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_CAST, row.get(0)), ObjectKind::Cast, name, Phase::PreData, sql);
     }
     Ok(())
 }

@@ -11,7 +11,8 @@ use crate::pg::ident::quote_ident;
 pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
     triggers(client, graph).await?;
     rules(client, graph).await?;
-    policies(client, graph).await
+    policies(client, graph).await?;
+    event_triggers(client, graph).await
 }
 
 /// `FROM … c JOIN … n` for the user tables and views a row belongs to.
@@ -107,20 +108,13 @@ async fn policies(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
             b'd' => "DELETE",
             _ => "ALL",
         };
-        let permissive = if row.get::<_, bool>(4) {
-            "PERMISSIVE"
-        } else {
-            "RESTRICTIVE"
-        };
+        let permissive = if row.get::<_, bool>(4) { "PERMISSIVE" } else { "RESTRICTIVE" };
         let roles: Vec<String> = row.get(5);
         let mut to: Vec<String> = roles.iter().map(|r| quote_ident(r)).collect();
         if row.get::<_, bool>(6) {
             to.insert(0, "PUBLIC".to_string());
         }
-        let mut sql = format!(
-            "CREATE POLICY {policy} ON {table} AS {permissive} FOR {command} TO {}",
-            to.join(", ")
-        );
+        let mut sql = format!("CREATE POLICY {policy} ON {table} AS {permissive} FOR {command} TO {}", to.join(", "));
         if let Some(using) = row.get::<_, Option<String>>(7) {
             sql.push_str(&format!(" USING ({using})"));
         }
@@ -136,6 +130,36 @@ async fn policies(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
             sql,
         );
         graph.object_mut(index).requires_roles = roles;
+    }
+    Ok(())
+}
+
+/// Event triggers fire on DDL, so they are created last of all, after the
+/// materialized views are refreshed.
+async fn event_triggers(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+    let sql = format!(
+        "SELECT e.oid, e.evtname, e.evtevent, e.evtfoid::pg_catalog.regproc::text, coalesce(e.evttags, '{{}}'), e.evtenabled \
+         FROM pg_catalog.pg_event_trigger e WHERE {}",
+        not_in_extension(class::PG_EVENT_TRIGGER, "e.oid")
+    );
+    for row in rows(client, "event triggers", &sql).await? {
+        let name = quote_ident(row.get(1));
+        let tags: Vec<String> = row.get(4);
+        let when = if tags.is_empty() {
+            String::new()
+        } else {
+            let tags: Vec<String> = tags.iter().map(|t| crate::pg::ident::quote_literal(t)).collect();
+            format!(" WHEN TAG IN ({})", tags.join(", "))
+        };
+        let mut sql = format!(
+            "CREATE EVENT TRIGGER {name} ON {}{when} EXECUTE FUNCTION {}();",
+            row.get::<_, String>(2),
+            row.get::<_, String>(3)
+        );
+        if let Some(state) = enabled_state(row.get::<_, i8>(5) as u8) {
+            sql.push_str(&format!("\nALTER EVENT TRIGGER {name} {state};"));
+        }
+        graph.add((class::PG_EVENT_TRIGGER, row.get(0)), ObjectKind::EventTrigger, name, Phase::Refresh, sql);
     }
     Ok(())
 }

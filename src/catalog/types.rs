@@ -9,11 +9,7 @@ use super::query::{not_in_extension, rows, USER_SCHEMA};
 use super::{CatalogError, Warnings};
 use crate::pg::ident::{quote_literal, quote_qualified};
 
-pub async fn read(
-    client: &Client,
-    graph: &mut Graph,
-    warnings: &mut Warnings,
-) -> Result<(), CatalogError> {
+pub async fn read(client: &Client, graph: &mut Graph, warnings: &mut Warnings) -> Result<(), CatalogError> {
     collations(client, graph).await?;
     enums(client, graph).await?;
     domains(client, graph).await?;
@@ -43,14 +39,7 @@ async fn collations(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
     for row in rows(client, "collations", &sql).await? {
         let name = quote_qualified(row.get(1), row.get(2));
         let provider: i8 = row.get(3);
-        let mut options = vec![format!(
-            "provider = {}",
-            if provider as u8 == b'i' {
-                "icu"
-            } else {
-                "libc"
-            }
-        )];
+        let mut options = vec![format!("provider = {}", if provider as u8 == b'i' { "icu" } else { "libc" })];
         if !row.get::<_, bool>(4) {
             options.push("deterministic = false".to_string());
         }
@@ -59,22 +48,14 @@ async fn collations(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
         let icu: Option<String> = row.get(7);
         match (icu, collate, ctype) {
             (Some(locale), _, _) => options.push(format!("locale = {}", quote_literal(&locale))),
-            (None, Some(a), Some(b)) if a == b => {
-                options.push(format!("locale = {}", quote_literal(&a)))
-            }
+            (None, Some(a), Some(b)) if a == b => options.push(format!("locale = {}", quote_literal(&a))),
             (None, a, b) => {
                 options.extend(a.map(|a| format!("lc_collate = {}", quote_literal(&a))));
                 options.extend(b.map(|b| format!("lc_ctype = {}", quote_literal(&b))));
             }
         }
         let sql = format!("CREATE COLLATION {name} ({});", options.join(", "));
-        graph.add(
-            (class::PG_COLLATION, row.get(0)),
-            ObjectKind::Collation,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_COLLATION, row.get(0)), ObjectKind::Collation, name, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -91,13 +72,7 @@ async fn enums(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
         let labels: Vec<String> = row.get(3);
         let labels: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
         let sql = format!("CREATE TYPE {name} AS ENUM ({});", labels.join(", "));
-        graph.add(
-            (class::PG_TYPE, row.get(0)),
-            ObjectKind::Type,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -112,9 +87,11 @@ async fn domains(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
                 pg_catalog.pg_get_expr(t.typdefaultbin, 0), t.typnotnull, \
                 coalesce((SELECT pg_catalog.array_agg(pg_catalog.quote_ident(c.conname) || ' ' || pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname) \
                           FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c' AND c.convalidated), '{{}}'), \
+                coalesce((SELECT pg_catalog.array_agg(c.oid ORDER BY c.conname) \
+                          FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c' AND NOT c.convalidated), '{{}}'), \
                 coalesce((SELECT pg_catalog.array_agg(pg_catalog.quote_ident(c.conname) || ' ' || pg_catalog.pg_get_constraintdef(c.oid) ORDER BY c.conname) \
                           FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c' AND NOT c.convalidated), '{{}}'), \
-                coalesce((SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid), '{{}}') \
+                coalesce((SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.convalidated), '{{}}') \
          {}",
         user_types("'d'", "JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype")
     );
@@ -134,19 +111,22 @@ async fn domains(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
             sql.push_str(&format!("\n    CONSTRAINT {check}"));
         }
         sql.push(';');
-        // NOT VALID checks cannot be declared in CREATE DOMAIN.
-        for check in row.get::<_, Vec<String>>(8) {
-            sql.push_str(&format!("\nALTER DOMAIN {name} ADD CONSTRAINT {check};"));
-        }
-        let index = graph.add(
-            (class::PG_TYPE, row.get(0)),
-            ObjectKind::Type,
-            name,
-            Phase::PreData,
-            sql,
-        );
-        for constraint in row.get::<_, Vec<u32>>(9) {
+        let index = graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name.clone(), Phase::PreData, sql);
+        for constraint in row.get::<_, Vec<u32>>(10) {
             graph.alias((class::PG_CONSTRAINT, constraint), index);
+        }
+        // NOT VALID checks cannot be declared in CREATE DOMAIN, and the rows
+        // may violate them: they are added after the rows.
+        let not_valid: Vec<u32> = row.get(8);
+        for (constraint, check) in not_valid.into_iter().zip(row.get::<_, Vec<String>>(9)) {
+            let sql = format!("ALTER DOMAIN {name} ADD CONSTRAINT {check};");
+            graph.add(
+                (class::PG_CONSTRAINT, constraint),
+                ObjectKind::Constraint,
+                format!("{check} on {name}"),
+                Phase::PostData,
+                sql,
+            );
         }
     }
     Ok(())
@@ -168,17 +148,8 @@ async fn composites(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
     for row in rows(client, "composite types", &sql).await? {
         let name = quote_qualified(row.get(1), row.get(2));
         let fields: Vec<String> = row.get(4);
-        let sql = format!(
-            "CREATE TYPE {name} AS (\n    {}\n);",
-            fields.join(",\n    ")
-        );
-        let index = graph.add(
-            (class::PG_TYPE, row.get(0)),
-            ObjectKind::Type,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        let sql = format!("CREATE TYPE {name} AS (\n    {}\n);", fields.join(",\n    "));
+        let index = graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name, Phase::PreData, sql);
         // Its pg_class row (which comments on fields point to).
         graph.alias((class::PG_CLASS, row.get(3)), index);
     }
@@ -219,17 +190,8 @@ async fn ranges(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> 
                 options.push(format!("{option} = {value}"));
             }
         }
-        let sql = format!(
-            "CREATE TYPE {name} AS RANGE (\n    {}\n);",
-            options.join(",\n    ")
-        );
-        graph.add(
-            (class::PG_TYPE, row.get(0)),
-            ObjectKind::Type,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        let sql = format!("CREATE TYPE {name} AS RANGE (\n    {}\n);", options.join(",\n    "));
+        graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -252,13 +214,7 @@ async fn text_search(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
             options.push_str(&init);
         }
         let sql = format!("CREATE TEXT SEARCH DICTIONARY {name} ({options});");
-        graph.add(
-            (class::PG_TS_DICT, row.get(0)),
-            ObjectKind::TextSearch,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_TS_DICT, row.get(0)), ObjectKind::TextSearch, name, Phase::PreData, sql);
     }
 
     let configs = format!(
@@ -276,22 +232,11 @@ async fn text_search(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
     );
     for row in rows(client, "text search configurations", &configs).await? {
         let name = quote_qualified(row.get(1), row.get(2));
-        let mut sql = format!(
-            "CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {});",
-            row.get::<_, String>(3)
-        );
+        let mut sql = format!("CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {});", row.get::<_, String>(3));
         for mapping in row.get::<_, Vec<String>>(4) {
-            sql.push_str(&format!(
-                "\nALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR {mapping};"
-            ));
+            sql.push_str(&format!("\nALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR {mapping};"));
         }
-        graph.add(
-            (class::PG_TS_CONFIG, row.get(0)),
-            ObjectKind::TextSearch,
-            name,
-            Phase::PreData,
-            sql,
-        );
+        graph.add((class::PG_TS_CONFIG, row.get(0)), ObjectKind::TextSearch, name, Phase::PreData, sql);
     }
     Ok(())
 }
@@ -299,15 +244,10 @@ async fn text_search(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
 /// Base and shell types need C code replibyte cannot carry.
 async fn base_types(client: &Client, warnings: &mut Warnings) -> Result<(), CatalogError> {
     // Arrays of base types are base types too; they go with their element.
-    let sql = format!(
-        "SELECT n.nspname || '.' || t.typname {} AND t.typarray <> 0",
-        user_types("'b', 'p'", "")
-    );
+    let sql = format!("SELECT n.nspname || '.' || t.typname {} AND t.typarray <> 0", user_types("'b', 'p'", ""));
     for row in rows(client, "base types", &sql).await? {
         let name: String = row.get(0);
-        warnings.push(format!(
-            "not copied: base type {name} (needs C code; install it on the destination first)"
-        ));
+        warnings.push(format!("not copied: base type {name} (needs C code; install it on the destination first)"));
     }
     Ok(())
 }

@@ -22,17 +22,8 @@ pub async fn dump(config: &Config, jobs: Option<usize>) -> Result<()> {
     if let Some(level) = source.compression_level {
         segment.zstd_level = level;
     }
-    let options = DumpOptions {
-        jobs: jobs_or_default(jobs),
-        segment,
-    };
-    let manifest = dump::run(
-        &source.connection_uri,
-        bridge,
-        &options,
-        &Progress::new("dumped"),
-    )
-    .await?;
+    let options = DumpOptions { jobs: jobs_or_default(jobs), segment };
+    let manifest = dump::run(&source.connection_uri, bridge, &options, &Progress::new("dumped")).await?;
     println!("{}", manifest.id);
     Ok(())
 }
@@ -44,10 +35,7 @@ pub async fn list(config: &Config, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&dumps)?);
         return Ok(());
     }
-    println!(
-        "{:<24} {:<20} {:<11} {:>10} {:>7} {:>12}",
-        "ID", "CREATED (UTC)", "STATUS", "SIZE", "TABLES", "ROWS"
-    );
+    println!("{:<24} {:<20} {:<11} {:>10} {:>7} {:>12}", "ID", "CREATED (UTC)", "STATUS", "SIZE", "TABLES", "ROWS");
     for d in &dumps {
         println!(
             "{:<24} {:<20} {:<11} {:>10} {:>7} {:>12}",

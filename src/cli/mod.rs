@@ -94,36 +94,19 @@ fn parse_dump_id(s: &str) -> Result<crate::format::DumpId, String> {
 /// # Errors
 /// Whatever stops the command, as one chain of causes.
 pub async fn run(cli: Cli) -> Result<()> {
-    let config_path = cli
-        .config
-        .clone()
-        .context("no configuration file given (use -c FILE)")?;
+    let config_path = cli.config.clone().context("no configuration file given (use -c FILE)")?;
     let config = Config::load(&config_path)?;
     match cli.command {
         None => anyhow::bail!("the agent is not available yet; use `dump` or `restore`"),
         Some(Command::Dump { action: None, jobs }) => dumps::dump(&config, jobs).await,
-        Some(Command::Dump {
-            action: Some(DumpAction::List { json }),
-            ..
-        }) => dumps::list(&config, json).await,
-        Some(Command::Dump {
-            action: Some(DumpAction::Delete { id }),
-            ..
-        }) => dumps::delete(&config, &id).await,
+        Some(Command::Dump { action: Some(DumpAction::List { json }), .. }) => dumps::list(&config, json).await,
+        Some(Command::Dump { action: Some(DumpAction::Delete { id }), .. }) => dumps::delete(&config, &id).await,
         Some(Command::Restore { dump, jobs }) => {
             let destination = config.destination()?;
             let bridge = open_bridge(&config).await?;
-            let options = RestoreOptions {
-                jobs: jobs_or_default(jobs),
-            };
-            let manifest = restore::run(
-                &destination.connection_uri,
-                bridge,
-                &dump,
-                &options,
-                &Progress::new("restored"),
-            )
-            .await?;
+            let options = RestoreOptions { jobs: jobs_or_default(jobs) };
+            let manifest =
+                restore::run(&destination.connection_uri, bridge, &dump, &options, &Progress::new("restored")).await?;
             println!("{}", manifest.id);
             Ok(())
         }
@@ -136,10 +119,5 @@ async fn open_bridge(config: &Config) -> Result<Arc<dyn Bridge>> {
 
 /// `--jobs`, or the number of CPU cores.
 fn jobs_or_default(jobs: Option<usize>) -> usize {
-    jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    })
-    .max(1)
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1)
 }

@@ -20,27 +20,20 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
-            let end = braced
-                .find('}')
-                .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            let end = braced.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
             (&braced[..end], &braced[end + 1..])
         } else if let Some(tail) = after.strip_prefix('$') {
             out.push('$');
             rest = tail;
             continue;
         } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
             (&after[..end], &after[end..])
         };
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!(
-                "malformed variable reference in {text:?} (write $$ for a literal $)"
-            ));
+            return Err(format!("malformed variable reference in {text:?} (write $$ for a literal $)"));
         }
-        let value =
-            lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        let value = lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
         out.push_str(&value);
         rest = tail;
     }
@@ -55,9 +48,7 @@ pub struct Expanded(pub String);
 impl<'de> Deserialize<'de> for Expanded {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        expand(&raw, |name| std::env::var(name).ok())
-            .map(Expanded)
-            .map_err(serde::de::Error::custom)
+        expand(&raw, |name| std::env::var(name).ok()).map(Expanded).map_err(serde::de::Error::custom)
     }
 }
 
@@ -98,10 +89,7 @@ mod tests {
 
     #[test]
     fn both_forms_and_escapes_expand() {
-        assert_eq!(
-            expand("postgres://$HOST/x", env).unwrap(),
-            "postgres://db.internal/x"
-        );
+        assert_eq!(expand("postgres://$HOST/x", env).unwrap(), "postgres://db.internal/x");
         assert_eq!(expand("${HOST}:5432", env).unwrap(), "db.internal:5432");
         assert_eq!(expand("a$EMPTY-b", env).unwrap(), "a-b");
         assert_eq!(expand("pa$$word", env).unwrap(), "pa$word");
@@ -110,10 +98,7 @@ mod tests {
 
     #[test]
     fn unset_and_malformed_references_are_errors() {
-        assert_eq!(
-            expand("$NOPE", env).unwrap_err(),
-            "environment variable NOPE is not set"
-        );
+        assert_eq!(expand("$NOPE", env).unwrap_err(), "environment variable NOPE is not set");
         assert!(expand("${HOST", env).unwrap_err().contains("unclosed"));
         assert!(expand("cost: 5$", env).unwrap_err().contains("$$"));
     }

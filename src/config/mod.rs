@@ -20,10 +20,7 @@ pub use uri::ConnectionUri;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -107,9 +104,7 @@ pub enum BridgeConfig {
 
 impl Default for BridgeConfig {
     fn default() -> Self {
-        BridgeConfig::Local {
-            path: default_local_path(),
-        }
+        BridgeConfig::Local { path: default_local_path() }
     }
 }
 
@@ -133,10 +128,8 @@ impl Config {
     /// a malformed value: each names the file and, where YAML knows it, the
     /// line.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::parse(&text, path)
     }
 
@@ -147,10 +140,8 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         // An empty file is an empty map, so that "no bridge" means the default.
         let text = if text.trim().is_empty() { "{}" } else { text };
-        let mut config: Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let mut config: Config = serde_yaml::from_str(text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         config.path = path.to_path_buf();
         Ok(config)
     }
@@ -160,12 +151,7 @@ impl Config {
     /// # Errors
     /// When the file has no `source`.
     pub fn source(&self) -> Result<&SourceConfig, ConfigError> {
-        self.source.as_ref().ok_or_else(|| {
-            self.missing(
-                "source",
-                "source:\n  connection_uri: postgres://user@host/db",
-            )
-        })
+        self.source.as_ref().ok_or_else(|| self.missing("source", "source:\n  connection_uri: postgres://user@host/db"))
     }
 
     /// The `destination` section, which the command needs.
@@ -173,12 +159,9 @@ impl Config {
     /// # Errors
     /// When the file has no `destination`.
     pub fn destination(&self) -> Result<&DestinationConfig, ConfigError> {
-        self.destination.as_ref().ok_or_else(|| {
-            self.missing(
-                "destination",
-                "destination:\n  connection_uri: postgres://user@host/db",
-            )
-        })
+        self.destination
+            .as_ref()
+            .ok_or_else(|| self.missing("destination", "destination:\n  connection_uri: postgres://user@host/db"))
     }
 
     fn missing(&self, section: &str, example: &str) -> ConfigError {
@@ -207,32 +190,20 @@ mod tests {
         let source = config.source().unwrap();
         assert_eq!(source.transformers[0].schema, "public");
         assert_eq!(source.transformers[0].columns[0].transformer, "random");
-        assert!(
-            matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("/tmp/x"))
-        );
-        assert!(
-            !format!("{config:?}").contains(":pw@"),
-            "password shown in Debug"
-        );
+        assert!(matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("/tmp/x")));
+        assert!(!format!("{config:?}").contains(":pw@"), "password shown in Debug");
     }
 
     #[test]
     fn no_bridge_means_the_local_default() {
         let config = parse("destination:\n  connection_uri: postgres://h/db\n").unwrap();
-        assert!(
-            matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("./replibyte-data"))
-        );
-        assert!(config
-            .source()
-            .unwrap_err()
-            .to_string()
-            .contains("needs a `source` section"));
+        assert!(matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("./replibyte-data")));
+        assert!(config.source().unwrap_err().to_string().contains("needs a `source` section"));
     }
 
     #[test]
     fn unknown_keys_name_the_file_and_line() {
-        let err =
-            parse("source:\n  connection_uri: postgres://h/db\n  colour: blue\n").unwrap_err();
+        let err = parse("source:\n  connection_uri: postgres://h/db\n  colour: blue\n").unwrap_err();
         assert!(err.contains("conf.yaml"), "{err}");
         assert!(err.contains("colour"), "{err}");
         assert!(err.contains("line 3"), "{err}");

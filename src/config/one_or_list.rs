@@ -28,13 +28,11 @@ where
         }
 
         fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<T, S::Error> {
-            let first: T = seq.next_element()?.ok_or_else(|| {
-                de::Error::custom("expected a list with exactly one element, found none")
-            })?;
+            let first: T = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::custom("expected a list with exactly one element, found none"))?;
             if seq.next_element::<de::IgnoredAny>()?.is_some() {
-                return Err(de::Error::custom(
-                    "expected a list with exactly one element, found several",
-                ));
+                return Err(de::Error::custom("expected a list with exactly one element, found several"));
             }
             Ok(first)
         }

@@ -25,12 +25,11 @@ impl ConnectionUri {
         let config = tokio_postgres::Config::from_str(text)
             .map_err(|e| format!("connection_uri is not a valid PostgreSQL URI ({e}); expected postgres://user:password@host:port/database"))?;
         if config.get_hosts().is_empty() {
-            return Err("connection_uri names no host; expected postgres://user:password@host:port/database".to_string());
+            return Err(
+                "connection_uri names no host; expected postgres://user:password@host:port/database".to_string()
+            );
         }
-        Ok(ConnectionUri {
-            text: text.to_string(),
-            config,
-        })
+        Ok(ConnectionUri { text: text.to_string(), config })
     }
 
     /// The parsed settings.
@@ -52,10 +51,7 @@ impl ConnectionUri {
     pub fn with_database(&self, database: &str) -> ConnectionUri {
         let mut config = self.config.clone();
         config.dbname(database);
-        ConnectionUri {
-            text: self.text.clone(),
-            config,
-        }
+        ConnectionUri { text: self.text.clone(), config }
     }
 
     /// `host:port` for messages: no user, no password.
@@ -73,12 +69,7 @@ impl ConnectionUri {
 
 impl fmt::Debug for ConnectionUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ConnectionUri({}/{})",
-            self.server(),
-            self.database().unwrap_or("")
-        )
+        write!(f, "ConnectionUri({}/{})", self.server(), self.database().unwrap_or(""))
     }
 }
 

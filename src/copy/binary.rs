@@ -43,11 +43,7 @@ pub enum FormatError {
 /// When the signature or flags are not what PostgreSQL writes.
 pub fn header_len(buf: &[u8]) -> Result<Option<usize>, FormatError> {
     if buf.len() < SIGNATURE.len() {
-        return if SIGNATURE.starts_with(buf) {
-            Ok(None)
-        } else {
-            Err(FormatError::BadSignature)
-        };
+        return if SIGNATURE.starts_with(buf) { Ok(None) } else { Err(FormatError::BadSignature) };
     }
     if &buf[..SIGNATURE.len()] != SIGNATURE {
         return Err(FormatError::BadSignature);
@@ -106,11 +102,7 @@ pub fn tuple_len(buf: &[u8], fields: usize) -> Result<Next, FormatError> {
             return Err(FormatError::BadFieldLength(len));
         }
     }
-    Ok(if buf.len() >= pos {
-        Next::Tuple(pos)
-    } else {
-        Next::Incomplete
-    })
+    Ok(if buf.len() >= pos { Next::Tuple(pos) } else { Next::Incomplete })
 }
 
 /// Iterates over the fields of one complete tuple: `None` for NULL.
@@ -169,10 +161,7 @@ mod tests {
         assert_eq!(header_len(b"COPY"), Err(FormatError::BadSignature));
         let mut with_oids = HEADER.to_vec();
         with_oids[13] = 1;
-        assert_eq!(
-            header_len(&with_oids),
-            Err(FormatError::UnsupportedFlags(0x10000))
-        );
+        assert_eq!(header_len(&with_oids), Err(FormatError::UnsupportedFlags(0x10000)));
     }
 
     #[test]
@@ -187,11 +176,7 @@ mod tests {
     fn partial_tuples_are_incomplete_at_every_cut() {
         let t = tuple(&[Some(b"hello"), None, Some(b"world!")]);
         for cut in 0..t.len() {
-            assert_eq!(
-                tuple_len(&t[..cut], 3),
-                Ok(Next::Incomplete),
-                "cut at {cut}"
-            );
+            assert_eq!(tuple_len(&t[..cut], 3), Ok(Next::Incomplete), "cut at {cut}");
         }
     }
 

@@ -139,12 +139,7 @@ mod tests {
         out
     }
 
-    fn split_in_chunks(
-        format: CopyFormat,
-        fields: usize,
-        stream: &[u8],
-        size: usize,
-    ) -> Vec<Vec<u8>> {
+    fn split_in_chunks(format: CopyFormat, fields: usize, stream: &[u8], size: usize) -> Vec<Vec<u8>> {
         let mut splitter = RowSplitter::new(format, fields);
         let mut rows = Vec::new();
         for chunk in stream.chunks(size) {
@@ -161,19 +156,11 @@ mod tests {
 
     #[test]
     fn binary_rows_are_found_whatever_the_chunking() {
-        let stream = binary_stream(&[
-            &[Some(b"a"), None],
-            &[Some(b"bcd"), Some(b"")],
-            &[None, None],
-        ]);
+        let stream = binary_stream(&[&[Some(b"a"), None], &[Some(b"bcd"), Some(b"")], &[None, None]]);
         let whole = split_in_chunks(CopyFormat::Binary, 2, &stream, stream.len());
         assert_eq!(whole.len(), 3);
         for size in 1..stream.len() {
-            assert_eq!(
-                split_in_chunks(CopyFormat::Binary, 2, &stream, size),
-                whole,
-                "chunk size {size}"
-            );
+            assert_eq!(split_in_chunks(CopyFormat::Binary, 2, &stream, size), whole, "chunk size {size}");
         }
     }
 
@@ -190,9 +177,7 @@ mod tests {
     fn a_stream_cut_short_is_an_error() {
         let stream = binary_stream(&[&[Some(b"abc")]]);
         let mut splitter = RowSplitter::new(CopyFormat::Binary, 1);
-        splitter
-            .feed::<FormatError>(&stream[..stream.len() - 2], |_| Ok(()))
-            .unwrap();
+        splitter.feed::<FormatError>(&stream[..stream.len() - 2], |_| Ok(())).unwrap();
         assert_eq!(splitter.finish(), Err(FormatError::Truncated));
     }
 }

@@ -8,22 +8,12 @@ use crate::pg::ident::{quote_ident, quote_qualified};
 /// Table form rather than `COPY (SELECT …)`: it is faster, and `COPY table TO`
 /// never includes rows of child tables, which are dumped on their own.
 pub fn copy_out(schema: &str, table: &str, columns: &[&str], format: CopyFormat) -> String {
-    format!(
-        "COPY {} {} TO STDOUT (FORMAT {})",
-        quote_qualified(schema, table),
-        column_list(columns),
-        format.sql()
-    )
+    format!("COPY {} {} TO STDOUT (FORMAT {})", quote_qualified(schema, table), column_list(columns), format.sql())
 }
 
 /// `COPY schema.table (columns) FROM STDIN (FORMAT …)`.
 pub fn copy_in(schema: &str, table: &str, columns: &[&str], format: CopyFormat) -> String {
-    format!(
-        "COPY {} {} FROM STDIN (FORMAT {})",
-        quote_qualified(schema, table),
-        column_list(columns),
-        format.sql()
-    )
+    format!("COPY {} {} FROM STDIN (FORMAT {})", quote_qualified(schema, table), column_list(columns), format.sql())
 }
 
 fn column_list(columns: &[&str]) -> String {
@@ -46,9 +36,6 @@ mod tests {
             copy_out("my schema", "Tab\"le", &["id", "from"], CopyFormat::Binary),
             r#"COPY "my schema"."Tab""le" ("id", "from") TO STDOUT (FORMAT binary)"#
         );
-        assert_eq!(
-            copy_in("s", "t", &[], CopyFormat::Text),
-            r#"COPY "s"."t"  FROM STDIN (FORMAT text)"#
-        );
+        assert_eq!(copy_in("s", "t", &[], CopyFormat::Text), r#"COPY "s"."t"  FROM STDIN (FORMAT text)"#);
     }
 }

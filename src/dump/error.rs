@@ -28,17 +28,11 @@ pub enum DumpError {
 
 impl DumpError {
     pub fn query(what: &str, error: &tokio_postgres::Error) -> Self {
-        DumpError::Query {
-            what: what.to_string(),
-            message: error_message(error),
-        }
+        DumpError::Query { what: what.to_string(), message: error_message(error) }
     }
 
     pub fn table(table: &str, message: impl std::fmt::Display) -> Self {
-        DumpError::Table {
-            table: table.to_string(),
-            message: message.to_string(),
-        }
+        DumpError::Table { table: table.to_string(), message: message.to_string() }
     }
 }
 

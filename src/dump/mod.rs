@@ -72,12 +72,8 @@ async fn dump(
     let coordinator = pg::connect(source, "replibyte dump").await?;
     let snapshot = begin_snapshot(&coordinator).await?;
     lock_tables(&coordinator).await?;
-    let server_version = query_one(
-        &coordinator,
-        "server version",
-        "SELECT pg_catalog.current_setting('server_version')",
-    )
-    .await?;
+    let server_version =
+        query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
     let (schema, warnings) = catalog::read(&coordinator).await?;
     for warning in &warnings {
         warn!("{warning}");
@@ -85,28 +81,12 @@ async fn dump(
     let database = schema.database.name.clone();
     let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
 
-    let tables = copy_tables(
-        source,
-        &snapshot,
-        &database,
-        id,
-        bridge.clone(),
-        schema.tables.clone(),
-        options,
-        progress,
-    )
-    .await?;
+    let tables =
+        copy_tables(source, &snapshot, &database, id, bridge.clone(), schema.tables.clone(), options, progress).await?;
     // The snapshot must outlive every worker's import; end it only now.
-    coordinator
-        .batch_execute("COMMIT")
-        .await
-        .map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
+    coordinator.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
 
-    let databases = vec![DatabaseEntry {
-        name: database,
-        schema_key,
-        tables,
-    }];
+    let databases = vec![DatabaseEntry { name: database, schema_key, tables }];
     let totals = Manifest::compute_totals(&databases, schema_bytes);
     let manifest = Manifest {
         format: format::FORMAT_NAME.to_string(),
@@ -131,12 +111,7 @@ async fn begin_snapshot(client: &Client) -> Result<String, DumpError> {
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(|e| DumpError::query("starting the snapshot transaction", &e))?;
-    query_one(
-        client,
-        "snapshot export",
-        "SELECT pg_catalog.pg_export_snapshot()",
-    )
-    .await
+    query_one(client, "snapshot export", "SELECT pg_catalog.pg_export_snapshot()").await
 }
 
 /// Takes ACCESS SHARE locks on every user table, as pg_dump does, so no
@@ -144,29 +119,17 @@ async fn begin_snapshot(client: &Client) -> Result<String, DumpError> {
 async fn lock_tables(client: &Client) -> Result<(), DumpError> {
     let sql = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'";
-    let rows = client
-        .query(sql, &[])
-        .await
-        .map_err(|e| DumpError::query("listing tables to lock", &e))?;
-    let names: Vec<String> = rows
-        .iter()
-        .map(|r| quote_qualified(r.get(0), r.get(1)))
-        .collect();
+    let rows = client.query(sql, &[]).await.map_err(|e| DumpError::query("listing tables to lock", &e))?;
+    let names: Vec<String> = rows.iter().map(|r| quote_qualified(r.get(0), r.get(1))).collect();
     for batch in names.chunks(500) {
         let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", batch.join(", "));
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| DumpError::query("locking tables", &e))?;
+        client.batch_execute(&sql).await.map_err(|e| DumpError::query("locking tables", &e))?;
     }
     Ok(())
 }
 
 async fn query_one(client: &Client, what: &str, sql: &str) -> Result<String, DumpError> {
-    let row = client
-        .query_one(sql, &[])
-        .await
-        .map_err(|e| DumpError::query(what, &e))?;
+    let row = client.query_one(sql, &[]).await.map_err(|e| DumpError::query(what, &e))?;
     Ok(row.get(0))
 }
 
@@ -184,9 +147,7 @@ async fn copy_tables(
 ) -> Result<Vec<TableEntry>, DumpError> {
     let order: Vec<String> = tables.iter().map(TableData::display_name).collect();
     let queue = Arc::new(Mutex::new(VecDeque::from(tables)));
-    let jobs = options
-        .jobs
-        .clamp(1, queue.lock().expect("not poisoned").len().max(1));
+    let jobs = options.jobs.clamp(1, queue.lock().expect("not poisoned").len().max(1));
     let mut workers = JoinSet::new();
     for _ in 0..jobs {
         let client = pg::connect(source, "replibyte dump worker").await?;
@@ -224,11 +185,7 @@ async fn copy_tables(
         }
     }
     // Manifest order: the catalog's (largest first), whatever finished first.
-    entries.sort_by_key(|e: &TableEntry| {
-        order
-            .iter()
-            .position(|n| *n == format!("{}.{}", e.schema, e.name))
-    });
+    entries.sort_by_key(|e: &TableEntry| order.iter().position(|n| *n == format!("{}.{}", e.schema, e.name)));
     Ok(entries)
 }
 
@@ -237,8 +194,5 @@ async fn import_snapshot(client: &Client, snapshot: &str) -> Result<(), DumpErro
         "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
         pg::ident::quote_literal(snapshot)
     );
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| DumpError::query("importing the snapshot", &e))
+    client.batch_execute(&sql).await.map_err(|e| DumpError::query("importing the snapshot", &e))
 }

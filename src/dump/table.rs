@@ -29,40 +29,24 @@ pub struct Context {
 /// # Errors
 /// A failing COPY, a malformed stream, or a failing bridge; the segment being
 /// written is aborted.
-pub async fn dump(
-    client: &Client,
-    table: &TableData,
-    context: &Context,
-) -> Result<TableEntry, DumpError> {
+pub async fn dump(client: &Client, table: &TableData, context: &Context) -> Result<TableEntry, DumpError> {
     let name = table.display_name();
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format);
-    let mut task = context
-        .progress
-        .table(&name, table.estimated_bytes.max(0) as u64);
+    let mut task = context.progress.table(&name, table.estimated_bytes.max(0) as u64);
 
-    let stream = client
-        .copy_out(&sql)
-        .await
-        .map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
+    let stream = client.copy_out(&sql).await.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
     futures::pin_mut!(stream);
     let mut splitter = RowSplitter::new(table.format, columns.len());
     let mut segmenter = Segmenter::new(table.format, context.segment);
-    let mut upload = Upload {
-        context,
-        table,
-        writer: None,
-        segments: Vec::new(),
-    };
+    let mut upload = Upload { context, table, writer: None, segments: Vec::new() };
 
     let result: Result<(), DumpError> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
             task.add_bytes(chunk.len() as u64);
             splitter
-                .feed::<RowError>(&chunk, |row| {
-                    segmenter.push_row(row).map_err(RowError::from)
-                })
+                .feed::<RowError>(&chunk, |row| segmenter.push_row(row).map_err(RowError::from))
                 .map_err(|e| DumpError::table(&name, e))?;
             upload.handle(&mut segmenter).await?;
         }

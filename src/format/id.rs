@@ -16,19 +16,13 @@ const TIME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 impl DumpId {
     /// A new id for a dump starting at `now`.
     pub fn new(now: DateTime<Utc>) -> Self {
-        DumpId(format!(
-            "{}-{:04x}",
-            now.format(TIME_FORMAT),
-            rand::random::<u16>()
-        ))
+        DumpId(format!("{}-{:04x}", now.format(TIME_FORMAT), rand::random::<u16>()))
     }
 
     /// When the dump started.
     pub fn started_at(&self) -> Option<DateTime<Utc>> {
         let time = self.0.split('-').next()?;
-        NaiveDateTime::parse_from_str(time, TIME_FORMAT)
-            .ok()
-            .map(|t| t.and_utc())
+        NaiveDateTime::parse_from_str(time, TIME_FORMAT).ok().map(|t| t.and_utc())
     }
 
     pub fn as_str(&self) -> &str {
@@ -47,13 +41,15 @@ impl FromStr for DumpId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let id = DumpId(s.to_string());
-        let suffix_ok = s.split_once('-').is_some_and(|(_, suffix)| {
-            !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit())
-        });
+        let suffix_ok = s
+            .split_once('-')
+            .is_some_and(|(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit()));
         if id.started_at().is_some() && suffix_ok {
             Ok(id)
         } else {
-            Err(format!("{s:?} is not a dump id (expected something like 20261126T030000Z-ab12; `dump list` shows them)"))
+            Err(format!(
+                "{s:?} is not a dump id (expected something like 20261126T030000Z-ab12; `dump list` shows them)"
+            ))
         }
     }
 }
@@ -66,9 +62,7 @@ impl Serialize for DumpId {
 
 impl<'de> Deserialize<'de> for DumpId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -84,10 +78,7 @@ mod tests {
         assert!(early < late);
         assert!(early.as_str().starts_with("20261126T030000Z-"));
         assert_eq!(early.to_string().parse::<DumpId>().unwrap(), early);
-        assert_eq!(
-            early.started_at().unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 26, 3, 0, 0).unwrap()
-        );
+        assert_eq!(early.started_at().unwrap(), Utc.with_ymd_and_hms(2026, 11, 26, 3, 0, 0).unwrap());
         assert!("../../etc".parse::<DumpId>().is_err());
         assert!("latest".parse::<DumpId>().is_err());
     }

@@ -64,10 +64,7 @@ impl DumpSummary {
 impl Index {
     pub fn new(mut dumps: Vec<DumpSummary>) -> Self {
         dumps.sort_by(|a, b| b.id.cmp(&a.id));
-        Index {
-            format_version: FORMAT_VERSION,
-            dumps,
-        }
+        Index { format_version: FORMAT_VERSION, dumps }
     }
 
     /// Adds or replaces a dump's entry.

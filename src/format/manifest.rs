@@ -75,10 +75,7 @@ pub struct Totals {
 impl Manifest {
     /// Computes the totals from the databases.
     pub fn compute_totals(databases: &[DatabaseEntry], schema_bytes: u64) -> Totals {
-        let mut totals = Totals {
-            stored_bytes: schema_bytes,
-            ..Totals::default()
-        };
+        let mut totals = Totals { stored_bytes: schema_bytes, ..Totals::default() };
         for table in databases.iter().flat_map(|d| &d.tables) {
             totals.tables += 1;
             totals.rows += table.rows;
@@ -100,13 +97,9 @@ impl Manifest {
             format: String,
             format_version: u32,
         }
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a replibyte manifest: {e}"))?;
+        let header: Header = serde_json::from_slice(bytes).map_err(|e| format!("not a replibyte manifest: {e}"))?;
         if header.format != FORMAT_NAME {
-            return Err(format!(
-                "not a replibyte manifest (format {:?})",
-                header.format
-            ));
+            return Err(format!("not a replibyte manifest (format {:?})", header.format));
         }
         if header.format_version != FORMAT_VERSION {
             return Err(format!(
@@ -125,13 +118,9 @@ mod tests {
     #[test]
     fn unknown_versions_and_formats_are_refused() {
         let future = br#"{"format": "replibyte-dump", "format_version": 99}"#;
-        assert!(Manifest::from_json(future)
-            .unwrap_err()
-            .contains("version 99 is not supported"));
+        assert!(Manifest::from_json(future).unwrap_err().contains("version 99 is not supported"));
         let other = br#"{"format": "something", "format_version": 1}"#;
-        assert!(Manifest::from_json(other)
-            .unwrap_err()
-            .contains("not a replibyte manifest"));
+        assert!(Manifest::from_json(other).unwrap_err().contains("not a replibyte manifest"));
         assert!(Manifest::from_json(b"{").is_err());
     }
 }

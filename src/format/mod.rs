@@ -45,11 +45,7 @@ pub mod keys {
 
     /// Key of segment `n` of a table, `n` counting from 0.
     pub fn segment(id: &DumpId, database: &str, schema: &str, table: &str, n: usize) -> String {
-        format!(
-            "{id}/{}/data/{}/{n:06}.bin.zst",
-            component(database),
-            component(&format!("{schema}.{table}"))
-        )
+        format!("{id}/{}/data/{}/{n:06}.bin.zst", component(database), component(&format!("{schema}.{table}")))
     }
 
     /// A name as one safe path component: anything outside a small set of
@@ -58,8 +54,7 @@ pub mod keys {
     pub fn component(name: &str) -> String {
         let mut out = String::with_capacity(name.len());
         for b in name.bytes() {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !out.is_empty())
-            {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !out.is_empty()) {
                 out.push(b as char);
             } else {
                 out.push_str(&format!("%{b:02X}"));

@@ -18,11 +18,7 @@ pub enum StoreError {
     #[error(transparent)]
     Bridge(#[from] BridgeError),
     #[error("{store}: {key}: {message}")]
-    Corrupt {
-        store: String,
-        key: String,
-        message: String,
-    },
+    Corrupt { store: String, key: String, message: String },
     #[error("{store} has no complete dump {id} (`replibyte dump list` shows the dumps)")]
     UnknownDump { store: String, id: String },
     #[error("{store} holds no complete dump yet (run `replibyte dump` first)")]
@@ -88,24 +84,15 @@ pub async fn read_schema(bridge: &dyn Bridge, key: &str) -> Result<DatabaseSchem
 /// A failing bridge. When only the index update fails the dump is complete
 /// anyway (the next listing repairs the index).
 pub async fn commit(bridge: &dyn Bridge, manifest: &Manifest) -> Result<(), StoreError> {
-    bridge
-        .put(&keys::manifest(&manifest.id), to_json(manifest))
-        .await?;
+    bridge.put(&keys::manifest(&manifest.id), to_json(manifest)).await?;
     let mut index = read_index(bridge).await.unwrap_or_default();
     index.upsert(DumpSummary::of(manifest));
     write_index(bridge, &index).await
 }
 
 async fn write_index(bridge: &dyn Bridge, index: &Index) -> Result<(), StoreError> {
-    let complete: Vec<DumpSummary> = index
-        .dumps
-        .iter()
-        .filter(|d| d.is_complete())
-        .cloned()
-        .collect();
-    bridge
-        .put(keys::INDEX, to_json(&Index::new(complete)))
-        .await?;
+    let complete: Vec<DumpSummary> = index.dumps.iter().filter(|d| d.is_complete()).cloned().collect();
+    bridge.put(keys::INDEX, to_json(&Index::new(complete))).await?;
     Ok(())
 }
 
@@ -127,19 +114,14 @@ async fn read_index(bridge: &dyn Bridge) -> Result<Index, StoreError> {
 ///
 /// # Errors
 /// A failing bridge, or a manifest this build cannot read.
-pub async fn read_manifest(
-    bridge: &dyn Bridge,
-    id: &DumpId,
-) -> Result<Option<Manifest>, StoreError> {
+pub async fn read_manifest(bridge: &dyn Bridge, id: &DumpId) -> Result<Option<Manifest>, StoreError> {
     let key = keys::manifest(id);
     match bridge.get(&key).await {
-        Ok(bytes) => Manifest::from_json(&bytes)
-            .map(Some)
-            .map_err(|message| StoreError::Corrupt {
-                store: bridge.describe(),
-                key,
-                message,
-            }),
+        Ok(bytes) => Manifest::from_json(&bytes).map(Some).map_err(|message| StoreError::Corrupt {
+            store: bridge.describe(),
+            key,
+            message,
+        }),
         Err(BridgeError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -173,10 +155,7 @@ pub async fn list(bridge: &dyn Bridge) -> Result<Vec<DumpSummary>, StoreError> {
         }
     }
     let listed = Index::new(out);
-    let indexed_gone = index
-        .dumps
-        .iter()
-        .any(|d| !listed.dumps.iter().any(|l| l.id == d.id));
+    let indexed_gone = index.dumps.iter().any(|d| !listed.dumps.iter().any(|l| l.id == d.id));
     if repaired || indexed_gone {
         // Best effort: listing must work on a read-only bridge too.
         let _ = write_index(bridge, &listed).await;
@@ -197,17 +176,12 @@ pub async fn resolve(bridge: &dyn Bridge, which: &DumpRef) -> Result<Manifest, S
                 .into_iter()
                 .find(DumpSummary::is_complete)
                 .map(|d| d.id)
-                .ok_or_else(|| StoreError::NoDumps {
-                    store: bridge.describe(),
-                })?
+                .ok_or_else(|| StoreError::NoDumps { store: bridge.describe() })?
         }
     };
     read_manifest(bridge, &id)
         .await?
-        .ok_or_else(|| StoreError::UnknownDump {
-            store: bridge.describe(),
-            id: id.to_string(),
-        })
+        .ok_or_else(|| StoreError::UnknownDump { store: bridge.describe(), id: id.to_string() })
 }
 
 /// Deletes a dump: the manifest first (so it stops being restorable at
@@ -218,10 +192,7 @@ pub async fn resolve(bridge: &dyn Bridge, which: &DumpRef) -> Result<Manifest, S
 pub async fn delete(bridge: &dyn Bridge, id: &DumpId) -> Result<(), StoreError> {
     let dir = keys::dump_dir(id);
     if bridge.list(&dir).await?.is_empty() {
-        return Err(StoreError::UnknownDump {
-            store: bridge.describe(),
-            id: id.to_string(),
-        });
+        return Err(StoreError::UnknownDump { store: bridge.describe(), id: id.to_string() });
     }
     bridge.delete(&keys::manifest(id)).await?;
     bridge.delete_prefix(&dir).await?;

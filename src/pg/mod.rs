@@ -49,19 +49,13 @@ pub async fn connect(uri: &ConnectionUri, application_name: &str) -> Result<Clie
         database: uri.database().unwrap_or_default().to_string(),
         message,
     };
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| fail(error_message(&e)))?;
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| fail(error_message(&e)))?;
     tokio::spawn(async move {
         // The connection ends when the client is dropped; an error here is
         // also reported to whoever uses the client.
         let _ = connection.await;
     });
-    client
-        .batch_execute(SESSION_SETTINGS)
-        .await
-        .map_err(|e| fail(error_message(&e)))?;
+    client.batch_execute(SESSION_SETTINGS).await.map_err(|e| fail(error_message(&e)))?;
     Ok(client)
 }
 

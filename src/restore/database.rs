@@ -35,30 +35,16 @@ impl Fresh {
     ///
     /// # Errors
     /// A setting the destination refuses.
-    pub async fn apply_settings(
-        &self,
-        client: &Client,
-        info: &DatabaseInfo,
-        id: &DumpId,
-    ) -> Result<(), RestoreError> {
+    pub async fn apply_settings(&self, client: &Client, info: &DatabaseInfo, id: &DumpId) -> Result<(), RestoreError> {
         let quoted = quote_ident(&self.name);
         for setting in &info.settings {
             let sql = setting.replace(DATABASE_NAME_PLACEHOLDER, &quoted);
             if let Err(e) = client.batch_execute(&sql).await {
-                warn!(
-                    "database setting not applied ({sql}): {}",
-                    error_message(&e)
-                );
+                warn!("database setting not applied ({sql}): {}", error_message(&e));
             }
         }
-        let sql = format!(
-            "ALTER DATABASE {quoted} SET {DUMP_ID_SETTING} = {}",
-            quote_literal(id.as_str())
-        );
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| RestoreError::query("recording the dump id", &e))
+        let sql = format!("ALTER DATABASE {quoted} SET {DUMP_ID_SETTING} = {}", quote_literal(id.as_str()));
+        client.batch_execute(&sql).await.map_err(|e| RestoreError::query("recording the dump id", &e))
     }
 }
 
@@ -83,10 +69,7 @@ fn is_leftover(target: &str, name: &str) -> bool {
     let Some(rest) = name.strip_prefix(prefix) else {
         return false;
     };
-    let Some(hex) = rest
-        .strip_prefix("_rb_new_")
-        .or_else(|| rest.strip_prefix("_rb_old_"))
-    else {
+    let Some(hex) = rest.strip_prefix("_rb_new_").or_else(|| rest.strip_prefix("_rb_old_")) else {
         return false;
     };
     hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit())
@@ -99,11 +82,7 @@ impl Maintenance {
     /// # Errors
     /// When neither can be reached.
     pub async fn connect(destination: &ConnectionUri, target: &str) -> Result<Self, RestoreError> {
-        let candidates: &[&str] = if target == "postgres" {
-            &["template1"]
-        } else {
-            &["postgres", "template1"]
-        };
+        let candidates: &[&str] = if target == "postgres" { &["template1"] } else { &["postgres", "template1"] };
         let mut last = None;
         for database in candidates {
             match pg::connect(&destination.with_database(database), "replibyte restore").await {
@@ -119,11 +98,7 @@ impl Maintenance {
     ///
     /// # Errors
     /// When the database cannot be created (e.g. the role lacks CREATEDB).
-    pub async fn create_fresh(
-        &self,
-        target: &str,
-        info: &DatabaseInfo,
-    ) -> Result<Fresh, RestoreError> {
+    pub async fn create_fresh(&self, target: &str, info: &DatabaseInfo) -> Result<Fresh, RestoreError> {
         self.drop_leftovers(target).await?;
         let name = sibling_name(target, "new");
         let quoted = quote_ident(&name);
@@ -166,18 +141,10 @@ impl Maintenance {
             .query("SELECT datname FROM pg_catalog.pg_database", &[])
             .await
             .map_err(|e| RestoreError::query("listing databases", &e))?;
-        for name in rows
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .filter(|n| is_leftover(target, n))
-        {
+        for name in rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| is_leftover(target, n)) {
             // No FORCE: a database in use may belong to a restore running
             // right now.
-            match self
-                .client
-                .batch_execute(&format!("DROP DATABASE {}", quote_ident(&name)))
-                .await
-            {
+            match self.client.batch_execute(&format!("DROP DATABASE {}", quote_ident(&name))).await {
                 Ok(()) => info!(database = %name, "dropped the leftover of an interrupted restore"),
                 Err(e) => {
                     warn!(database = %name, "leftover of an earlier restore not dropped: {}", error_message(&e))
@@ -198,18 +165,17 @@ impl Maintenance {
         let target_name = quote_ident(target);
         let exists = self
             .client
-            .query_opt(
-                "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
-                &[&target],
-            )
+            .query_opt("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", &[&target])
             .await
             .map_err(|e| RestoreError::query("looking up the target database", &e))?
             .is_some();
         if !exists {
             let sql = format!("ALTER DATABASE {fresh_name} RENAME TO {target_name}");
-            return self.client.batch_execute(&sql).await.map_err(|e| {
-                RestoreError::query(format!("renaming {} to {target}", fresh.name), &e)
-            });
+            return self
+                .client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| RestoreError::query(format!("renaming {} to {target}", fresh.name), &e));
         }
         let old = sibling_name(target, "old");
         let sql = format!(
@@ -228,24 +194,15 @@ impl Maintenance {
                     attempt += 1;
                     // A client reconnected between the termination and the
                     // rename: try again, a few times.
-                    if attempt >= 10
-                        || e.code() != Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
-                    {
+                    if attempt >= 10 || e.code() != Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) {
                         self.discard(fresh).await;
-                        return Err(RestoreError::query(
-                            format!("swapping the restored database in as {target}"),
-                            &e,
-                        ));
+                        return Err(RestoreError::query(format!("swapping the restored database in as {target}"), &e));
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
-        if let Err(e) = self
-            .client
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", quote_ident(&old)))
-            .await
-        {
+        if let Err(e) = self.client.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", quote_ident(&old))).await {
             warn!(database = %old, "the replaced database could not be dropped: {}", error_message(&e));
         }
         Ok(())
@@ -259,18 +216,13 @@ impl Maintenance {
                 &[&database],
             )
             .await
-            .map_err(|e| {
-                RestoreError::query(format!("ending the sessions connected to {database}"), &e)
-            })?;
+            .map_err(|e| RestoreError::query(format!("ending the sessions connected to {database}"), &e))?;
         Ok(())
     }
 
     /// Drops a fresh database that will not be swapped in.
     pub async fn discard(&self, fresh: Fresh) {
-        let sql = format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&fresh.name)
-        );
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&fresh.name));
         if let Err(e) = self.client.batch_execute(&sql).await {
             warn!(database = %fresh.name, "could not drop the unfinished restore: {}", error_message(&e));
         }

@@ -17,26 +17,15 @@ pub enum RestoreError {
     #[error("{what}: {message}")]
     Query { what: String, message: String },
     #[error("creating {kind} {name}: {message}")]
-    Object {
-        kind: String,
-        name: String,
-        message: String,
-    },
+    Object { kind: String, name: String, message: String },
     #[error("table {table}, segment {key}: {message}")]
-    Segment {
-        table: String,
-        key: String,
-        message: String,
-    },
+    Segment { table: String, key: String, message: String },
     #[error("a restore worker stopped: {0}")]
     Worker(String),
 }
 
 impl RestoreError {
     pub fn query(what: impl Into<String>, error: &tokio_postgres::Error) -> Self {
-        RestoreError::Query {
-            what: what.into(),
-            message: error_message(error),
-        }
+        RestoreError::Query { what: what.into(), message: error_message(error) }
     }
 }

@@ -37,10 +37,8 @@ pub async fn load_tables(
     // Largest tables first, so the longest loads start early.
     let mut tables: Vec<Arc<TableEntry>> = database.tables.iter().cloned().map(Arc::new).collect();
     tables.sort_by_key(|t| std::cmp::Reverse(t.segments.iter().map(|s| s.raw_bytes).sum::<u64>()));
-    let work: VecDeque<(Arc<TableEntry>, SegmentEntry)> = tables
-        .iter()
-        .flat_map(|t| t.segments.iter().map(move |s| (t.clone(), s.clone())))
-        .collect();
+    let work: VecDeque<(Arc<TableEntry>, SegmentEntry)> =
+        tables.iter().flat_map(|t| t.segments.iter().map(move |s| (t.clone(), s.clone()))).collect();
     if work.is_empty() {
         return Ok(());
     }
@@ -87,30 +85,20 @@ async fn load_segment(
     progress: &Progress,
 ) -> Result<(), RestoreError> {
     let name = format!("{}.{}", table.schema, table.name);
-    let fail = |message: String| RestoreError::Segment {
-        table: name.clone(),
-        key: segment.key.clone(),
-        message,
-    };
+    let fail = |message: String| RestoreError::Segment { table: name.clone(), key: segment.key.clone(), message };
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let sql = statement::copy_in(&table.schema, &table.name, &columns, table.format);
     let mut task = progress.table(&name, segment.raw_bytes);
 
     let reader = bridge.open(&segment.key).await?;
     let mut decoder = ZstdDecoder::new(BufReader::with_capacity(CHUNK_BYTES, reader));
-    let sink = client
-        .copy_in::<_, bytes::Bytes>(&sql)
-        .await
-        .map_err(|e| fail(error_message(&e)))?;
+    let sink = client.copy_in::<_, bytes::Bytes>(&sql).await.map_err(|e| fail(error_message(&e)))?;
     futures::pin_mut!(sink);
     let mut hasher = ChecksumHasher::new();
     let mut buffer = BytesMut::with_capacity(CHUNK_BYTES);
     loop {
         buffer.reserve(CHUNK_BYTES);
-        let read = decoder
-            .read_buf(&mut buffer)
-            .await
-            .map_err(|e| fail(format!("cannot decompress: {e}")))?;
+        let read = decoder.read_buf(&mut buffer).await.map_err(|e| fail(format!("cannot decompress: {e}")))?;
         if read > 0 && buffer.len() < CHUNK_BYTES {
             continue;
         }
@@ -118,9 +106,7 @@ async fn load_segment(
             let chunk = buffer.split().freeze();
             hasher.update(&chunk);
             task.add_bytes(chunk.len() as u64);
-            sink.send(chunk)
-                .await
-                .map_err(|e| fail(error_message(&e)))?;
+            sink.send(chunk).await.map_err(|e| fail(error_message(&e)))?;
         }
         if read == 0 {
             break;
@@ -135,16 +121,9 @@ async fn load_segment(
             segment.checksum
         )));
     }
-    let rows = sink
-        .as_mut()
-        .finish()
-        .await
-        .map_err(|e| fail(error_message(&e)))?;
+    let rows = sink.as_mut().finish().await.map_err(|e| fail(error_message(&e)))?;
     if rows != segment.rows {
-        return Err(fail(format!(
-            "loaded {rows} rows, the manifest says {}",
-            segment.rows
-        )));
+        return Err(fail(format!("loaded {rows} rows, the manifest says {}", segment.rows)));
     }
     task.finish(rows);
     Ok(())

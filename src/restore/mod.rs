@@ -60,17 +60,12 @@ pub async fn run(
         let restored = async {
             let uri = destination.with_database(fresh.name());
             let client = pg::connect(&uri, "replibyte restore").await?;
-            fresh
-                .apply_settings(&client, &schema.database, &manifest.id)
-                .await?;
+            fresh.apply_settings(&client, &schema.database, &manifest.id).await?;
             let roles = objects::existing_roles(&client).await?;
             objects::run_phase(&client, &schema, crate::catalog::Phase::PreData, &roles).await?;
             load::load_tables(&uri, bridge.clone(), entry, options.jobs, progress).await?;
-            for phase in [
-                crate::catalog::Phase::Data,
-                crate::catalog::Phase::PostData,
-                crate::catalog::Phase::Refresh,
-            ] {
+            for phase in [crate::catalog::Phase::Data, crate::catalog::Phase::PostData, crate::catalog::Phase::Refresh]
+            {
                 objects::run_phase(&client, &schema, phase, &roles).await?;
             }
             Ok::<_, RestoreError>(())

@@ -32,25 +32,18 @@ pub async fn run_phase(
     roles: &HashSet<String>,
 ) -> Result<(), RestoreError> {
     let mut warned = HashSet::new();
-    for object in schema
-        .objects
-        .iter()
-        .filter(|o| o.phase == phase && !o.sql.is_empty())
-    {
+    for object in schema.objects.iter().filter(|o| o.phase == phase && !o.sql.is_empty()) {
         if let Some(missing) = object.requires_roles.iter().find(|r| !roles.contains(*r)) {
             if warned.insert(missing.clone()) {
                 warn!(role = %missing, "role does not exist on the destination: its grants and policies are skipped (create it, or copy roles with globals)");
             }
             continue;
         }
-        client
-            .batch_execute(&object.sql)
-            .await
-            .map_err(|e| RestoreError::Object {
-                kind: format!("{:?}", object.kind).to_lowercase(),
-                name: object.name.clone(),
-                message: crate::pg::error_message(&e),
-            })?;
+        client.batch_execute(&object.sql).await.map_err(|e| RestoreError::Object {
+            kind: object.kind.label(),
+            name: object.name.clone(),
+            message: crate::pg::error_message(&e),
+        })?;
     }
     Ok(())
 }

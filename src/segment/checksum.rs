@@ -59,9 +59,7 @@ impl FromStr for Checksum {
         let hex = s
             .strip_prefix(PREFIX)
             .ok_or_else(|| format!("unknown checksum algorithm in {s:?} (expected {PREFIX}…)"))?;
-        u64::from_str_radix(hex, 16)
-            .map(Checksum)
-            .map_err(|_| format!("malformed checksum {s:?}"))
+        u64::from_str_radix(hex, 16).map(Checksum).map_err(|_| format!("malformed checksum {s:?}"))
     }
 }
 

@@ -34,10 +34,7 @@ pub struct SegmentOptions {
 
 impl Default for SegmentOptions {
     fn default() -> Self {
-        SegmentOptions {
-            max_raw_bytes: 64 * 1024 * 1024,
-            zstd_level: 1,
-        }
+        SegmentOptions { max_raw_bytes: 64 * 1024 * 1024, zstd_level: 1 }
     }
 }
 
@@ -78,12 +75,7 @@ struct Open {
 
 impl Segmenter {
     pub fn new(format: CopyFormat, options: SegmentOptions) -> Self {
-        Segmenter {
-            format,
-            options,
-            current: None,
-            events: Vec::new(),
-        }
+        Segmenter { format, options, current: None, events: Vec::new() }
     }
 
     /// Adds one row (a binary tuple or a text line, as COPY wrote it).
@@ -122,10 +114,8 @@ impl Segmenter {
     }
 
     fn open(&self) -> std::io::Result<Open> {
-        let mut encoder = zstd::stream::write::Encoder::new(
-            Vec::with_capacity(OUTPUT_BYTES * 2),
-            self.options.zstd_level,
-        )?;
+        let mut encoder =
+            zstd::stream::write::Encoder::new(Vec::with_capacity(OUTPUT_BYTES * 2), self.options.zstd_level)?;
         // zstd's own checksum catches corruption while decompressing, before
         // a single row reaches PostgreSQL.
         encoder.include_checksum(true)?;
@@ -197,10 +187,7 @@ mod tests {
         let mut t = Vec::new();
         binary::put_field_count(&mut t, 2);
         binary::put_field(&mut t, Some(&n.to_be_bytes()));
-        binary::put_field(
-            &mut t,
-            Some(format!("row number {n} with some text").as_bytes()),
-        );
+        binary::put_field(&mut t, Some(format!("row number {n} with some text").as_bytes()));
         t
     }
 
@@ -223,10 +210,7 @@ mod tests {
 
     #[test]
     fn rows_are_cut_into_self_contained_bounded_segments() {
-        let options = SegmentOptions {
-            max_raw_bytes: 10_000,
-            zstd_level: 1,
-        };
+        let options = SegmentOptions { max_raw_bytes: 10_000, zstd_level: 1 };
         let mut seg = Segmenter::new(CopyFormat::Binary, options);
         let rows: Vec<Vec<u8>> = (0..2000).map(row).collect();
         let mut events = Vec::new();
@@ -238,18 +222,10 @@ mod tests {
         events.extend(seg.drain());
 
         let segs = segments(events);
-        assert!(
-            segs.len() > 5,
-            "expected several segments, got {}",
-            segs.len()
-        );
+        assert!(segs.len() > 5, "expected several segments, got {}", segs.len());
         let mut all_rows = Vec::new();
         for (raw, stats) in &segs {
-            assert!(
-                stats.raw_bytes <= 10_000 + 100,
-                "segment too large: {}",
-                stats.raw_bytes
-            );
+            assert!(stats.raw_bytes <= 10_000 + 100, "segment too large: {}", stats.raw_bytes);
             assert_eq!(stats.raw_bytes, raw.len() as u64);
             assert_eq!(stats.checksum, Checksum::of(raw));
             let mut splitter = RowSplitter::new(CopyFormat::Binary, 2);

@@ -8,13 +8,14 @@
 # The cluster lives in a fresh folder under /tmp owned by `postgres`: initdb
 # refuses root, and a CI clone may sit where that user cannot enter. Host
 # connections need the password (scram-sha-256), so tests see real
-# authentication; the password is `replibyte` unless REPLIBYTE_PG_PASSWORD says
-# otherwise.
+# authentication; the password is `pw-4f9c1e7b` unless REPLIBYTE_PG_PASSWORD says
+# otherwise. The default is deliberately unusual, so a test can search
+# output for it to prove it never leaks.
 set -euo pipefail
 
 cmd=${1:-start}
 port=${2:-${REPLIBYTE_PG_PORT:-54329}}
-password=${REPLIBYTE_PG_PASSWORD:-replibyte}
+password=${REPLIBYTE_PG_PASSWORD:-pw-4f9c1e7b}
 state=/tmp/replibyte-pg-$port
 bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 

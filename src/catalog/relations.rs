@@ -184,16 +184,29 @@ impl SequenceRow {
     }
 }
 
-/// CHECK constraints, by table OID: (constraint OID, name, definition,
-/// validated, local).
-async fn check_constraints(
-    client: &Client,
-) -> Result<HashMap<u32, Vec<(u32, String, String, bool, bool)>>, CatalogError> {
+/// A CHECK constraint of a table.
+struct Check {
+    oid: u32,
+    name: String,
+    definition: String,
+    validated: bool,
+    local: bool,
+}
+
+/// CHECK constraints, by table OID.
+async fn check_constraints(client: &Client) -> Result<HashMap<u32, Vec<Check>>, CatalogError> {
     let sql = "SELECT c.conrelid, c.oid, c.conname, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated, c.conislocal \
                FROM pg_catalog.pg_constraint c WHERE c.contype = 'c' AND c.conrelid <> 0 ORDER BY c.conrelid, c.conname";
     let mut out: HashMap<u32, Vec<_>> = HashMap::new();
     for row in rows(client, "check constraints", sql).await? {
-        out.entry(row.get(0)).or_default().push((row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)));
+        let check = Check {
+            oid: row.get(1),
+            name: row.get(2),
+            definition: row.get(3),
+            validated: row.get(4),
+            local: row.get(5),
+        };
+        out.entry(row.get(0)).or_default().push(check);
     }
     Ok(out)
 }
@@ -225,7 +238,7 @@ async fn tables(
     graph: &mut Graph,
     columns: &HashMap<u32, Vec<Column>>,
     identities: &HashMap<(u32, i16), IdentitySequence>,
-    checks: &HashMap<u32, Vec<(u32, String, String, bool, bool)>>,
+    checks: &HashMap<u32, Vec<Check>>,
     text_types: &HashSet<u32>,
 ) -> Result<Vec<TableData>, CatalogError> {
     let sql = format!(
@@ -305,16 +318,11 @@ async fn tables(
                 after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET COMPRESSION {method};"));
             }
             if !column.options.is_empty() {
-                after.push(format!(
-                    "{alter} ONLY {name} ALTER COLUMN {col} SET ({});",
-                    options_list(&column.options)
-                ));
+                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET ({});", options_list(&column.options)));
             }
         }
-        for (_, conname, definition, validated, local) in table_checks {
-            if *validated && (*local || is_partition) {
-                items.push(format!("CONSTRAINT {} {definition}", quote_ident(conname)));
-            }
+        for check in table_checks.iter().filter(|c| c.validated && (c.local || is_partition)) {
+            items.push(format!("CONSTRAINT {} {}", quote_ident(&check.name), check.definition));
         }
 
         let unlogged = if row.get::<_, i8>(4) as u8 == b'u' { "UNLOGGED " } else { "" };
@@ -371,8 +379,8 @@ async fn tables(
             let sql = format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;");
             graph.add_dependent((class::PG_CLASS, oid), "rls", ObjectKind::Policy, name, Phase::PostData, sql);
         }
-        for (constraint, ..) in table_checks.iter().filter(|c| c.3) {
-            graph.alias((class::PG_CONSTRAINT, *constraint), index);
+        for check in table_checks.iter().filter(|c| c.validated) {
+            graph.alias((class::PG_CONSTRAINT, check.oid), index);
         }
         for (attnum, _) in cols.iter().enumerate() {
             if let Some(identity) = identities.get(&(oid, attnum as i16 + 1)) {

@@ -1,7 +1,5 @@
 //! `dump`, `dump list`, `dump delete`.
 
-use std::io::IsTerminal;
-
 use anyhow::Result;
 use indicatif::HumanBytes;
 
@@ -31,7 +29,7 @@ pub async fn dump(config: &Config, jobs: Option<usize>) -> Result<()> {
 pub async fn list(config: &Config, json: bool) -> Result<()> {
     let bridge = open_bridge(config).await?;
     let dumps = store::list(bridge.as_ref()).await?;
-    if json || !std::io::stdout().is_terminal() && json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&dumps)?);
         return Ok(());
     }

@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(header_len(HEADER), Ok(Some(19)));
         assert_eq!(header_len(b"COPY"), Err(FormatError::BadSignature));
         let mut with_oids = HEADER.to_vec();
-        with_oids[13] = 1;
+        with_oids[12] = 1; // bit 16: OIDs included
         assert_eq!(header_len(&with_oids), Err(FormatError::UnsupportedFlags(0x10000)));
     }
 

@@ -50,7 +50,6 @@ pub async fn run(
 ) -> Result<Manifest, DumpError> {
     let created_at = Utc::now();
     let id = DumpId::new(created_at);
-    info!(dump = %id, source = %source.server(), "dump started");
     match dump(source, &id, bridge.clone(), options, progress).await {
         Ok(manifest) => Ok(manifest),
         Err(e) => {
@@ -70,6 +69,7 @@ async fn dump(
     progress: &Progress,
 ) -> Result<Manifest, DumpError> {
     let coordinator = pg::connect(source, "replibyte dump").await?;
+    info!(dump = %id, source = %source.server(), "dump started");
     let snapshot = begin_snapshot(&coordinator).await?;
     lock_tables(&coordinator).await?;
     let server_version =

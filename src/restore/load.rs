@@ -98,7 +98,10 @@ async fn load_segment(
     let mut buffer = BytesMut::with_capacity(CHUNK_BYTES);
     loop {
         buffer.reserve(CHUNK_BYTES);
-        let read = decoder.read_buf(&mut buffer).await.map_err(|e| fail(format!("cannot decompress: {e}")))?;
+        let read = decoder
+            .read_buf(&mut buffer)
+            .await
+            .map_err(|e| fail(format!("the segment is corrupted (cannot decompress: {e})")))?;
         if read > 0 && buffer.len() < CHUNK_BYTES {
             continue;
         }

@@ -51,11 +51,11 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<Manifest, RestoreError> {
     let manifest = store::resolve(bridge.as_ref(), which).await?;
-    info!(dump = %manifest.id, destination = %destination.server(), "restore started");
     for entry in &manifest.databases {
         let schema = store::read_schema(bridge.as_ref(), &entry.schema_key).await?;
         let target = destination.database().unwrap_or(&entry.name).to_string();
         let maintenance = database::Maintenance::connect(destination, &target).await?;
+        info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
         let fresh = maintenance.create_fresh(&target, &schema.database).await?;
         let restored = async {
             let uri = destination.with_database(fresh.name());

@@ -1,0 +1,172 @@
+//! What the integration tests share: the test PostgreSQL server, scratch
+//! databases, fixtures, running the `replibyte` binary, and comparing two
+//! databases the way an independent referee would.
+//!
+//! The server comes from `PGHOST`/`PGPORT`/`PGUSER`/`PGPASSWORD`, which
+//! `scripts/test.sh` sets after starting a throwaway cluster. Without them a
+//! test fails (it never skips): a suite that silently tested nothing would
+//! be worse than a red one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::{Client, NoTls};
+
+/// The test server's connection settings.
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+pub fn server() -> Server {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests through scripts/test.sh, which starts the test PostgreSQL")
+        })
+    };
+    Server {
+        host: var("PGHOST"),
+        port: var("PGPORT").parse().expect("PGPORT is a port number"),
+        user: var("PGUSER"),
+        password: var("PGPASSWORD"),
+    }
+}
+
+impl Server {
+    pub fn uri(&self, database: &str) -> String {
+        format!("postgres://{}:{}@{}:{}/{}", self.user, self.password, self.host, self.port, database)
+    }
+
+    pub async fn connect(&self, database: &str) -> Client {
+        let (client, connection) = tokio_postgres::connect(&self.uri(database), NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the test server, database {database}: {e}"));
+        tokio::spawn(connection);
+        client
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database name no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Creates an empty database.
+pub async fn create_database(name: &str) {
+    let admin = server().connect("postgres").await;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0")).await.unwrap();
+}
+
+pub async fn drop_database(name: &str) {
+    let admin = server().connect("postgres").await;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+}
+
+/// The project's fixtures folder.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// Creates a database and loads a fixture script into it with psql (a
+/// test-side tool only; fixtures use psql's statement-by-statement
+/// execution, e.g. to use an enum value added earlier in the script).
+pub async fn load_fixture(database: &str, fixture_name: &str) {
+    create_database(database).await;
+    let s = server();
+    let output = Command::new(pg_tool("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            &s.host,
+            "-p",
+            &s.port.to_string(),
+            "-U",
+            &s.user,
+            "-d",
+            database,
+            "-f",
+        ])
+        .arg(fixture(fixture_name))
+        .env("PGPASSWORD", &s.password)
+        .output()
+        .expect("psql runs (the test suite uses it to load fixtures)");
+    assert!(output.status.success(), "loading {fixture_name}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A PostgreSQL client program from the server's installation.
+pub fn pg_tool(name: &str) -> String {
+    match std::env::var("REPLIBYTE_PG_BINDIR") {
+        Ok(dir) => format!("{dir}/{name}"),
+        Err(_) => name.to_string(),
+    }
+}
+
+/// A scratch folder and config file for one run of replibyte.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn bridge_path(&self) -> PathBuf {
+        self.dir.path().join("bridge")
+    }
+
+    /// Writes a config with a local bridge in this workspace.
+    pub fn config(&self, source: &str, destination: &str, extra: &str) -> PathBuf {
+        let s = server();
+        let text = format!(
+            "source:\n  connection_uri: {}\n{extra}bridge:\n  type: local\n  path: {}\ndestination:\n  connection_uri: {}\n",
+            s.uri(source),
+            self.bridge_path().display(),
+            s.uri(destination),
+        );
+        self.write("replibyte.yaml", &text)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// The replibyte binary, with an empty PATH: it must not start any other
+/// program (no pg_dump, no psql).
+pub fn replibyte(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_replibyte"));
+    command.arg("-c").arg(config).args(args).env("PATH", "").env_remove("RUST_LOG");
+    command
+}
+
+/// Runs replibyte and returns its output, failing the test when it fails.
+pub fn run_ok(config: &Path, args: &[&str]) -> Output {
+    let output = replibyte(config, args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "replibyte {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}

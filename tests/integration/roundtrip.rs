@@ -1,0 +1,51 @@
+//! Dump and restore give back the same database.
+
+use super::compare::{assert_identical, differences};
+use super::harness::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_feature_round_trips_identically() {
+    let source = unique_name("rt_src");
+    let target = unique_name("rt_dst");
+    load_fixture(&source, "every_feature.sql").await;
+    let ws = Workspace::new();
+    let config = ws.config(&source, &target, "");
+
+    let dump_id = stdout(&run_ok(&config, &["dump"]));
+    let restored_id = stdout(&run_ok(&config, &["restore", "latest"]));
+    assert_eq!(dump_id, restored_id, "restore latest restores the dump just made");
+    assert_identical(&source, &target).await;
+
+    // Restoring again replaces the destination, with nothing left beside it.
+    run_ok(&config, &["restore", &dump_id]);
+    assert_identical(&source, &target).await;
+    let admin = server().connect("postgres").await;
+    let leftovers = admin
+        .query("SELECT datname FROM pg_database WHERE datname LIKE $1", &[&format!("{target}_rb_%")])
+        .await
+        .unwrap();
+    assert!(leftovers.is_empty(), "databases left beside the target: {leftovers:?}");
+
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_referee_sees_a_changed_row() {
+    // The comparison itself must be able to fail.
+    let a = unique_name("ref_a");
+    let b = unique_name("ref_b");
+    load_fixture(&a, "sample.sql").await;
+    load_fixture(&b, "sample.sql").await;
+    assert_identical(&a, &b).await;
+    let client = server().connect(&b).await;
+    client.batch_execute("UPDATE public.customers SET first_name = first_name || 'x' WHERE id = 7").await.unwrap();
+    let diffs = differences(&a, &b).await;
+    assert!(diffs.iter().any(|d| d.contains("public.customers")), "{diffs:?}");
+    client.batch_execute("CREATE INDEX extra ON public.customers (phone)").await.unwrap();
+    let diffs = differences(&a, &b).await;
+    assert!(diffs.iter().any(|d| d.starts_with("schema:")), "{diffs:?}");
+    drop(client);
+    drop_database(&a).await;
+    drop_database(&b).await;
+}

@@ -4,8 +4,12 @@
 //! line and key instead of a setting silently ignored. String values expand
 //! `$VAR` / `${VAR}` from the environment ([`env`]).
 
+mod bridge;
+mod destination;
 pub mod env;
 mod one_or_list;
+mod source;
+mod transformers;
 mod uri;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +17,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+pub use bridge::BridgeConfig;
+pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
+pub use source::SourceConfig;
+pub use transformers::{ColumnTransformer, TableTransformers};
 pub use uri::ConnectionUri;
 
 /// A config file that cannot be used.
@@ -45,79 +53,12 @@ pub struct Config {
     pub path: PathBuf,
 }
 
-/// The database dumps are taken from.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    pub connection_uri: ConnectionUri,
-    /// Column transformers, per table.
-    #[serde(default)]
-    pub transformers: Vec<TableTransformers>,
-    /// Key that makes transformers deterministic.
-    pub secret: Option<Secret>,
-    /// Uncompressed bytes per segment, in MiB.
-    pub segment_size_mib: Option<u64>,
-    /// zstd compression level.
-    pub compression_level: Option<i32>,
-}
-
-/// The database dumps are restored into.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DestinationConfig {
-    pub connection_uri: ConnectionUri,
-}
-
-/// Transformers of the columns of one table.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TableTransformers {
-    /// The table's schema. `database` is the seed's historical name for it.
-    #[serde(alias = "database")]
-    pub schema: String,
-    pub table: String,
-    pub columns: Vec<ColumnTransformer>,
-}
-
-/// One column's transformer.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ColumnTransformer {
-    pub name: String,
-    /// `transformer_name` is what old replibyte configs say.
-    #[serde(alias = "transformer_name")]
-    pub transformer: String,
-    #[serde(default, alias = "transformer_options")]
-    pub options: Option<serde_yaml::Value>,
-}
-
-/// Where dumps are stored.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum BridgeConfig {
-    /// A directory on this machine.
-    Local {
-        #[serde(default = "default_local_path")]
-        path: PathBuf,
-    },
-}
-
-impl Default for BridgeConfig {
-    fn default() -> Self {
-        BridgeConfig::Local { path: default_local_path() }
-    }
-}
-
 fn default_bind() -> String {
     "127.0.0.1".to_string()
 }
 
 fn default_port() -> u16 {
     1337
-}
-
-fn default_local_path() -> PathBuf {
-    PathBuf::from("./replibyte-data")
 }
 
 impl Config {

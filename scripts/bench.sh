@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: replibyte against pg_dump/pg_restore, plain
+# `COPY … (FORMAT binary) | zstd -1` and pgcopydb, on one generated database,
+# in one run, on this machine.
+#
+#   scripts/bench.sh [SCALE] [JOBS]     SCALE 1 ≈ 1 GB of table data (default 1)
+#
+# Prints wall time, CPU seconds (user+sys of the client process tree: the
+# server's own work is not counted for any tool), peak RSS and stored bytes
+# per tool, with ratios to replibyte, and writes them to
+# target/bench/results-SCALE.md. The database is generated once per scale
+# and reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scale=${1:-1}
+jobs=${2:-2}
+out=target/bench
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+eval "$(scripts/pg.sh start)"
+bin=$REPLIBYTE_PG_BINDIR
+psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1)
+source_db=bench_$scale
+
+echo "== building replibyte (release)" >&2
+cargo build --release --quiet
+replibyte=$PWD/target/release/replibyte
+
+if ! "${psql[@]}" -d "$source_db" -At -c "SELECT 1 FROM events LIMIT 1" >/dev/null 2>&1; then
+  echo "== generating $source_db (scale $scale)" >&2
+  "$bin/dropdb" --if-exists "$source_db"
+  "$bin/createdb" "$source_db"
+  "${psql[@]}" -d "$source_db" -v scale="$scale" -f scripts/bench/generate.sql
+fi
+size=$("${psql[@]}" -d "$source_db" -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
+tables=$("${psql[@]}" -d "$source_db" -At -c "SELECT string_agg(quote_ident(relname), ' ') FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+echo "== source $source_db: $size" >&2
+
+uri() { echo "postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"; }
+fresh_db() { "$bin/dropdb" --if-exists --force "$1"; "$bin/createdb" "$1"; }
+
+results=$out/results-$scale.tsv
+: > "$results"
+# measure NAME STORED_PATH COMMAND...: runs COMMAND under GNU time.
+measure() {
+  local name=$1 stored=$2; shift 2
+  local t; t=$(mktemp)
+  sync; echo "-- $name" >&2
+  /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
+    || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t"; return 0; }
+  read -r wall user sys rss < <(tail -1 "$t")
+  local bytes=-
+  [ -n "$stored" ] && [ -e "$stored" ] && bytes=$(du -sb "$stored" | cut -f1)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$bytes" >> "$results"
+  rm -f "$t"
+}
+
+config=$out/bench.yaml
+cat > "$config" <<YAML
+source:
+  connection_uri: $(uri "$source_db")
+bridge:
+  type: local
+  path: $out/bridge
+destination:
+  connection_uri: $(uri "${source_db}_replibyte")
+YAML
+rm -rf "$out/bridge"
+measure "replibyte dump -j1" "$out/bridge" "$replibyte" -c "$config" dump --jobs 1
+rm -rf "$out/bridge"
+measure "replibyte dump -j$jobs" "$out/bridge" "$replibyte" -c "$config" dump --jobs "$jobs"
+"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
+measure "replibyte restore -j$jobs" "" "$replibyte" -c "$config" restore --jobs "$jobs"
+
+if [ -n "${REPLIBYTE_S3_ENDPOINT:-}" ]; then
+  s3config=$out/bench-s3.yaml
+  cat > "$s3config" <<YAML
+source:
+  connection_uri: $(uri "$source_db")
+bridge:
+  type: s3
+  bucket: $REPLIBYTE_S3_BUCKET
+  prefix: bench/
+  region: us-east-1
+  endpoint: $REPLIBYTE_S3_ENDPOINT
+  access_key_id: $REPLIBYTE_S3_ACCESS_KEY_ID
+  secret_access_key: $REPLIBYTE_S3_SECRET_ACCESS_KEY
+  force_path_style: true
+destination:
+  connection_uri: $(uri "${source_db}_replibyte_s3")
+YAML
+  measure "replibyte dump -j$jobs (S3)" "" "$replibyte" -c "$s3config" dump --jobs "$jobs"
+  "$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"
+  measure "replibyte restore -j$jobs (S3)" "" "$replibyte" -c "$s3config" restore --jobs "$jobs"
+fi
+
+rm -rf "$out/copy-zstd"; mkdir -p "$out/copy-zstd"
+# shellcheck disable=SC2086 # table names are split on purpose
+measure "COPY binary | zstd -1 (serial)" "$out/copy-zstd" scripts/bench/copy-zstd.sh "$source_db" "$out/copy-zstd" $tables
+
+rm -f "$out/dump.fc"
+measure "pg_dump -Fc" "$out/dump.fc" "$bin/pg_dump" -Fc -f "$out/dump.fc" -d "$source_db"
+rm -rf "$out/dump.fd"
+measure "pg_dump -Fd -j$jobs" "$out/dump.fd" "$bin/pg_dump" -Fd -j "$jobs" -f "$out/dump.fd" -d "$source_db"
+fresh_db "${source_db}_pg_restore"
+measure "pg_restore -j$jobs" "" "$bin/pg_restore" -j "$jobs" -d "${source_db}_pg_restore" "$out/dump.fd"
+
+if command -v pgcopydb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq pgcopydb >/dev/null 2>&1; }; then
+  fresh_db "${source_db}_pgcopydb"
+  rm -rf "$out/pgcopydb"
+  measure "pgcopydb clone --table-jobs $jobs --index-jobs $jobs" "" env PATH="$bin:$PATH" pgcopydb clone \
+    --source "$(uri "$source_db")" --target "$(uri "${source_db}_pgcopydb")" --dir "$out/pgcopydb" \
+    --table-jobs "$jobs" --index-jobs "$jobs"
+fi
+
+python3 - "$results" "$scale" "$size" "$jobs" > "$out/results-$scale.md" <<'PY'
+import sys
+path, scale, size, jobs = sys.argv[1:]
+rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+by = {r[0]: r for r in rows}
+def num(x):
+    try: return float(x)
+    except ValueError: return None
+ref_dump = by.get(f"replibyte dump -j{jobs}") or by.get("replibyte dump -j1")
+ref_restore = by.get(f"replibyte restore -j{jobs}")
+print(f"Scale {scale} ({size} database), {jobs} jobs, `scripts/bench.sh {scale} {jobs}`\n")
+print("| tool | wall s | CPU s | peak RSS MiB | stored MiB | wall vs replibyte |")
+print("|---|---:|---:|---:|---:|---:|")
+for name, wall, cpu, rss, stored in rows:
+    ref = ref_restore if "restore" in name else ref_dump
+    ratio = f"{num(wall)/num(ref[1]):.2f}x" if ref and num(wall) and num(ref[1]) else "-"
+    st = f"{int(stored)/2**20:.0f}" if stored != "-" else "-"
+    print(f"| {name} | {float(wall):.1f} | {float(cpu):.1f} | {int(rss)/1024:.0f} | {st} | {ratio} |")
+PY
+cat "$out/results-$scale.md"

@@ -1,83 +1,28 @@
-//! Loading segments: each one a `COPY … FROM STDIN` of its own, several at
-//! once over separate connections, every byte checksummed on the way.
-
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+//! Loading a segment: a `COPY … FROM STDIN` of its own, every byte
+//! checksummed on the way.
 
 use async_compression::tokio::bufread::ZstdDecoder;
 use bytes::BytesMut;
 use futures::SinkExt;
 use tokio::io::{AsyncReadExt, BufReader};
-use tokio::task::JoinSet;
 
 use super::RestoreError;
 use crate::bridge::Bridge;
-use crate::config::ConnectionUri;
 use crate::copy::statement;
-use crate::format::{DatabaseEntry, SegmentEntry, TableEntry};
-use crate::pg::{self, error_message};
+use crate::format::{SegmentEntry, TableEntry};
+use crate::pg::error_message;
 use crate::progress::Progress;
 use crate::segment::ChecksumHasher;
 
 /// Bytes handed to PostgreSQL per CopyData message.
 const CHUNK_BYTES: usize = 256 * 1024;
 
-/// Loads every segment of `database` into the database `uri` names.
+/// Loads one segment with its own `COPY … FROM STDIN`.
 ///
 /// # Errors
-/// The first segment that fails: unreadable, corrupted (checksum or row
-/// count), or refused by PostgreSQL.
-pub async fn load_tables(
-    uri: &ConnectionUri,
-    bridge: Arc<dyn Bridge>,
-    database: &DatabaseEntry,
-    jobs: usize,
-    progress: &Progress,
-) -> Result<(), RestoreError> {
-    // Largest tables first, so the longest loads start early.
-    let mut tables: Vec<Arc<TableEntry>> = database.tables.iter().cloned().map(Arc::new).collect();
-    tables.sort_by_key(|t| std::cmp::Reverse(t.segments.iter().map(|s| s.raw_bytes).sum::<u64>()));
-    let work: VecDeque<(Arc<TableEntry>, SegmentEntry)> =
-        tables.iter().flat_map(|t| t.segments.iter().map(move |s| (t.clone(), s.clone()))).collect();
-    if work.is_empty() {
-        return Ok(());
-    }
-    let jobs = jobs.clamp(1, work.len());
-    let queue = Arc::new(Mutex::new(work));
-    let mut workers = JoinSet::new();
-    for _ in 0..jobs {
-        let client = pg::connect(uri, "replibyte restore worker").await?;
-        // Safe: nothing is visible until the swap, and a crash before it
-        // discards this database anyway.
-        client
-            .batch_execute("SET synchronous_commit = off")
-            .await
-            .map_err(|e| RestoreError::query("configuring a load session", &e))?;
-        let queue = queue.clone();
-        let bridge = bridge.clone();
-        let progress = progress.clone();
-        workers.spawn(async move {
-            loop {
-                let next = queue.lock().expect("not poisoned").pop_front();
-                let Some((table, segment)) = next else { break };
-                load_segment(&client, bridge.as_ref(), &table, &segment, &progress).await?;
-            }
-            Ok::<_, RestoreError>(())
-        });
-    }
-    while let Some(result) = workers.join_next().await {
-        let failure = match result {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => e,
-            Err(join) => RestoreError::Worker(join.to_string()),
-        };
-        workers.abort_all();
-        return Err(failure);
-    }
-    Ok(())
-}
-
-async fn load_segment(
+/// An unreadable or corrupted segment (checksum, row count), or one
+/// PostgreSQL refuses; nothing of it is committed then.
+pub async fn load_segment(
     client: &tokio_postgres::Client,
     bridge: &dyn Bridge,
     table: &TableEntry,

@@ -12,6 +12,8 @@ mod database;
 mod error;
 mod load;
 mod objects;
+mod schedule;
+mod workers;
 
 pub use error::RestoreError;
 
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use tracing::info;
 
 use crate::bridge::Bridge;
+use crate::catalog::Phase;
 use crate::config::ConnectionUri;
 use crate::format::store::{self, DumpRef};
 use crate::format::Manifest;
@@ -52,7 +55,7 @@ pub async fn run(
 ) -> Result<Manifest, RestoreError> {
     let manifest = store::resolve(bridge.as_ref(), which).await?;
     for entry in &manifest.databases {
-        let schema = store::read_schema(bridge.as_ref(), &entry.schema_key).await?;
+        let schema = Arc::new(store::read_schema(bridge.as_ref(), &entry.schema_key).await?);
         let target = destination.database().unwrap_or(&entry.name).to_string();
         let maintenance = database::Maintenance::connect(destination, &target).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
@@ -62,12 +65,18 @@ pub async fn run(
             let client = pg::connect(&uri, "replibyte restore").await?;
             fresh.apply_settings(&client, &schema.database, &manifest.id).await?;
             let roles = objects::existing_roles(&client).await?;
-            objects::run_phase(&client, &schema, crate::catalog::Phase::PreData, &roles).await?;
-            load::load_tables(&uri, bridge.clone(), entry, options.jobs, progress).await?;
-            for phase in [crate::catalog::Phase::Data, crate::catalog::Phase::PostData, crate::catalog::Phase::Refresh]
-            {
-                objects::run_phase(&client, &schema, phase, &roles).await?;
-            }
+            objects::run_phase(&client, &schema, Phase::PreData, &roles).await?;
+            workers::run(
+                &uri,
+                schema.clone(),
+                Arc::new(entry.clone()),
+                bridge.clone(),
+                roles.clone(),
+                options.jobs,
+                progress,
+            )
+            .await?;
+            objects::run_phase(&client, &schema, Phase::Refresh, &roles).await?;
             Ok::<_, RestoreError>(())
         }
         .await;

@@ -6,7 +6,7 @@ use tokio_postgres::Client;
 use tracing::warn;
 
 use super::RestoreError;
-use crate::catalog::{DatabaseSchema, Phase};
+use crate::catalog::{DatabaseSchema, DdlObject, Phase};
 
 /// The roles that exist on the destination server.
 ///
@@ -20,8 +20,7 @@ pub async fn existing_roles(client: &Client) -> Result<HashSet<String>, RestoreE
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Runs every object of `phase`. An object naming a role the destination
-/// lacks (a grant, a policy) is skipped with a warning.
+/// Runs every object of `phase`, in order.
 ///
 /// # Errors
 /// The first statement that fails, naming its object.
@@ -32,18 +31,36 @@ pub async fn run_phase(
     roles: &HashSet<String>,
 ) -> Result<(), RestoreError> {
     let mut warned = HashSet::new();
-    for object in schema.objects.iter().filter(|o| o.phase == phase && !o.sql.is_empty()) {
-        if let Some(missing) = object.requires_roles.iter().find(|r| !roles.contains(*r)) {
-            if warned.insert(missing.clone()) {
-                warn!(role = %missing, "role does not exist on the destination: its grants and policies are skipped (create it, or copy roles with globals)");
-            }
-            continue;
-        }
-        client.batch_execute(&object.sql).await.map_err(|e| RestoreError::Object {
-            kind: object.kind.label(),
-            name: object.name.clone(),
-            message: crate::pg::error_message(&e),
-        })?;
+    for object in schema.objects.iter().filter(|o| o.phase == phase) {
+        run_object(client, object, roles, &mut warned).await?;
     }
     Ok(())
+}
+
+/// Runs one object's statements. An object naming a role the destination
+/// lacks (a grant, a policy) is skipped, with one warning per role in
+/// `warned`.
+///
+/// # Errors
+/// A statement that fails, naming the object.
+pub async fn run_object(
+    client: &Client,
+    object: &DdlObject,
+    roles: &HashSet<String>,
+    warned: &mut HashSet<String>,
+) -> Result<(), RestoreError> {
+    if object.sql.is_empty() {
+        return Ok(());
+    }
+    if let Some(missing) = object.requires_roles.iter().find(|r| !roles.contains(*r)) {
+        if warned.insert(missing.clone()) {
+            warn!(role = %missing, "role does not exist on the destination: its grants and policies are skipped (create it, or copy roles with globals)");
+        }
+        return Ok(());
+    }
+    client.batch_execute(&object.sql).await.map_err(|e| RestoreError::Object {
+        kind: object.kind.label(),
+        name: object.name.clone(),
+        message: crate::pg::error_message(&e),
+    })
 }

@@ -1,0 +1,263 @@
+//! What to run next: segments and post-data objects as their dependencies
+//! allow, in the manner of `pg_restore -j`.
+//!
+//! Pure bookkeeping, no I/O. Every segment can load as soon as the schema
+//! exists. An object of the data or post-data phase (index, constraint,
+//! trigger, grant…) can run once the objects it depends on have run and the
+//! rows of every table it depends on are loaded — so the indexes of a small
+//! table build while a large one is still loading, and a foreign key waits
+//! for the unique index it needs.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use crate::catalog::{DatabaseSchema, ObjectKind, Phase};
+use crate::format::TableEntry;
+use crate::pg::ident::quote_qualified;
+
+/// One unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Load segment `segment` of table `table` (indexes into the manifest).
+    Segment { table: usize, segment: usize },
+    /// Run `schema.objects[i]`.
+    Object(usize),
+}
+
+/// What a worker should do now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Run(Task),
+    /// Nothing is ready; work is in progress that will make something ready.
+    Wait,
+    /// Everything has run.
+    Done,
+}
+
+/// The state of a restore's data and post-data work.
+pub struct Schedule {
+    segments: VecDeque<(usize, usize)>,
+    ready: BinaryHeap<Reverse<usize>>,
+    /// Unmet prerequisites of each waiting object.
+    waiting: HashMap<usize, usize>,
+    /// Objects to tell when an object has run.
+    after_object: HashMap<usize, Vec<usize>>,
+    /// Objects to tell when a table is loaded.
+    after_table: HashMap<usize, Vec<usize>>,
+    segments_left: Vec<usize>,
+    running: usize,
+}
+
+impl Schedule {
+    /// Plans the data and post-data phases of `schema`, whose rows are in
+    /// `tables`.
+    pub fn new(schema: &DatabaseSchema, tables: &[TableEntry]) -> Self {
+        let in_scope = |phase: Phase| matches!(phase, Phase::Data | Phase::PostData);
+        let index_of: HashMap<&str, usize> =
+            schema.objects.iter().enumerate().map(|(i, o)| (o.id.as_str(), i)).collect();
+        let table_of: HashMap<String, usize> =
+            tables.iter().enumerate().map(|(i, t)| (quote_qualified(&t.schema, &t.name), i)).collect();
+        let segments_left: Vec<usize> = tables.iter().map(|t| t.segments.len()).collect();
+
+        let mut schedule = Schedule {
+            segments: VecDeque::new(),
+            ready: BinaryHeap::new(),
+            waiting: HashMap::new(),
+            after_object: HashMap::new(),
+            after_table: HashMap::new(),
+            segments_left,
+            running: 0,
+        };
+        for (i, object) in schema.objects.iter().enumerate().filter(|(_, o)| in_scope(o.phase)) {
+            let mut unmet = 0;
+            for dep in &object.depends_on {
+                let Some(&d) = index_of.get(dep.as_str()) else { continue };
+                let dependency = &schema.objects[d];
+                if in_scope(dependency.phase) {
+                    schedule.after_object.entry(d).or_default().push(i);
+                    unmet += 1;
+                } else if dependency.kind == ObjectKind::Table {
+                    if let Some(&t) = table_of.get(&dependency.name) {
+                        if schedule.segments_left[t] > 0 {
+                            schedule.after_table.entry(t).or_default().push(i);
+                            unmet += 1;
+                        }
+                    }
+                }
+            }
+            if unmet == 0 {
+                schedule.ready.push(Reverse(i));
+            } else {
+                schedule.waiting.insert(i, unmet);
+            }
+        }
+        // Largest tables first: their loads are the longest chains.
+        let mut order: Vec<usize> = (0..tables.len()).collect();
+        order.sort_by_key(|&t| Reverse(tables[t].segments.iter().map(|s| s.raw_bytes).sum::<u64>()));
+        for t in order {
+            schedule.segments.extend((0..tables[t].segments.len()).map(|s| (t, s)));
+        }
+        schedule
+    }
+
+    /// The next task to run. Ready objects go first (they unblock others and
+    /// spread the work of indexes across the load); then segments.
+    pub fn next(&mut self) -> Next {
+        let task = if let Some(Reverse(i)) = self.ready.pop() {
+            Task::Object(i)
+        } else if let Some((table, segment)) = self.segments.pop_front() {
+            Task::Segment { table, segment }
+        } else if self.running > 0 {
+            return Next::Wait;
+        } else if let Some(&i) = self.waiting.keys().min() {
+            // Only a dependency cycle (reported when the dump was taken)
+            // leaves objects waiting with nothing running: release the first.
+            self.waiting.remove(&i);
+            Task::Object(i)
+        } else {
+            return Next::Done;
+        };
+        self.running += 1;
+        Next::Run(task)
+    }
+
+    /// Records that `task` ran successfully.
+    pub fn complete(&mut self, task: Task) {
+        self.running -= 1;
+        let woken = match task {
+            Task::Object(i) => self.after_object.remove(&i).unwrap_or_default(),
+            Task::Segment { table, .. } => {
+                self.segments_left[table] -= 1;
+                if self.segments_left[table] > 0 {
+                    return;
+                }
+                self.after_table.remove(&table).unwrap_or_default()
+            }
+        };
+        for object in woken {
+            if let Some(unmet) = self.waiting.get_mut(&object) {
+                *unmet -= 1;
+                if *unmet == 0 {
+                    self.waiting.remove(&object);
+                    self.ready.push(Reverse(object));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::{DatabaseInfo, DdlObject};
+    use crate::copy::CopyFormat;
+    use crate::format::SegmentEntry;
+
+    fn object(id: &str, kind: ObjectKind, name: &str, phase: Phase, deps: &[&str]) -> DdlObject {
+        DdlObject {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            phase,
+            sql: String::new(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            requires_roles: Vec::new(),
+        }
+    }
+
+    fn table(name: &str, segments: usize) -> TableEntry {
+        let segment = SegmentEntry {
+            key: String::new(),
+            rows: 1,
+            raw_bytes: 10,
+            stored_bytes: 1,
+            checksum: crate::segment::Checksum::of(b""),
+        };
+        TableEntry {
+            schema: "s".into(),
+            name: name.into(),
+            columns: Vec::new(),
+            format: CopyFormat::Binary,
+            rows: 1,
+            segments: vec![segment; segments],
+        }
+    }
+
+    fn run_all(schedule: &mut Schedule) -> Vec<Task> {
+        let mut order = Vec::new();
+        loop {
+            match schedule.next() {
+                Next::Run(task) => {
+                    order.push(task);
+                    schedule.complete(task);
+                }
+                Next::Wait => panic!("a sequential run never waits"),
+                Next::Done => return order,
+            }
+        }
+    }
+
+    #[test]
+    fn objects_wait_for_their_tables_rows_and_their_dependencies() {
+        let schema = DatabaseSchema {
+            database: DatabaseInfo {
+                name: "d".into(),
+                encoding: "UTF8".into(),
+                lc_collate: "C".into(),
+                lc_ctype: "C".into(),
+                locale_provider: "libc".into(),
+                icu_locale: None,
+                settings: Vec::new(),
+            },
+            objects: vec![
+                object("t1", ObjectKind::Table, "\"s\".\"big\"", Phase::PreData, &[]),
+                object("t2", ObjectKind::Table, "\"s\".\"small\"", Phase::PreData, &[]),
+                object("pk", ObjectKind::Constraint, "pk", Phase::PostData, &["t1"]),
+                object("fk", ObjectKind::ForeignKey, "fk", Phase::PostData, &["t2", "pk"]),
+                object("seq", ObjectKind::SequenceValue, "seq", Phase::Data, &[]),
+            ],
+            tables: Vec::new(),
+        };
+        let tables = vec![table("small", 1), table("big", 2)];
+        let mut schedule = Schedule::new(&schema, &tables);
+        let order = run_all(&mut schedule);
+        assert_eq!(
+            order,
+            vec![
+                Task::Object(4),
+                Task::Segment { table: 1, segment: 0 },
+                Task::Segment { table: 1, segment: 1 },
+                Task::Object(2),
+                Task::Segment { table: 0, segment: 0 },
+                Task::Object(3),
+            ]
+        );
+    }
+
+    #[test]
+    fn workers_wait_while_prerequisites_run() {
+        let schema = DatabaseSchema {
+            database: DatabaseInfo {
+                name: "d".into(),
+                encoding: "UTF8".into(),
+                lc_collate: "C".into(),
+                lc_ctype: "C".into(),
+                locale_provider: "libc".into(),
+                icu_locale: None,
+                settings: Vec::new(),
+            },
+            objects: vec![
+                object("t", ObjectKind::Table, "\"s\".\"t\"", Phase::PreData, &[]),
+                object("ix", ObjectKind::Index, "ix", Phase::PostData, &["t"]),
+            ],
+            tables: Vec::new(),
+        };
+        let mut schedule = Schedule::new(&schema, &[table("t", 1)]);
+        let Next::Run(load) = schedule.next() else { panic!("the segment is ready") };
+        assert_eq!(schedule.next(), Next::Wait);
+        schedule.complete(load);
+        assert_eq!(schedule.next(), Next::Run(Task::Object(1)));
+        schedule.complete(Task::Object(1));
+        assert_eq!(schedule.next(), Next::Done);
+    }
+}

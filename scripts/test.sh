@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(scripts/pg.sh start)"
+eval "$(scripts/s3.sh start)"
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -12,6 +12,7 @@
 //! dump in the bridge; [`config`] reads the YAML file; [`cli`] is the
 //! command line.
 
+pub mod agent;
 pub mod bridge;
 pub mod catalog;
 pub mod cli;
@@ -23,3 +24,9 @@ pub mod pg;
 pub mod progress;
 pub mod restore;
 pub mod segment;
+pub mod transform;
+
+/// `--jobs` (or its config key), or the number of CPU cores.
+pub fn jobs_or_default(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1)
+}

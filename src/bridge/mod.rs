@@ -6,8 +6,10 @@
 //! object is ever held whole in memory.
 
 mod local;
+mod s3;
 
 pub use local::LocalBridge;
+pub use s3::{S3Bridge, S3Settings};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -100,9 +102,10 @@ pub trait ObjectWriter: Send {
 ///
 /// # Errors
 /// When the store cannot be set up (for instance, a directory that cannot be
-/// created).
+/// created, or an S3 bucket that cannot be reached).
 pub async fn open(config: &BridgeConfig) -> Result<Box<dyn Bridge>> {
     match config {
         BridgeConfig::Local { path } => Ok(Box::new(LocalBridge::new(path.clone()).await?)),
+        BridgeConfig::S3 { .. } => Ok(Box::new(S3Bridge::connect(S3Settings::try_from(config)?).await?)),
     }
 }

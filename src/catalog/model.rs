@@ -149,4 +149,8 @@ pub struct ColumnInfo {
     /// The type's OID in the source (meaningful for built-in types only).
     pub type_oid: u32,
     pub not_null: bool,
+    /// Under a unique index or primary key in the source: transformed
+    /// values must stay unique for the destination's index to build.
+    #[serde(default)]
+    pub unique: bool,
 }

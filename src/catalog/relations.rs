@@ -17,7 +17,8 @@ pub async fn read(client: &Client, graph: &mut Graph) -> Result<Vec<TableData>, 
     let identities = identity_sequences(client).await?;
     let checks = check_constraints(client).await?;
     let text_types = types_without_binary_io(client).await?;
-    let tables = tables(client, graph, &columns, &identities, &checks, &text_types).await?;
+    let unique = unique_columns(client).await?;
+    let tables = tables(client, graph, &columns, &identities, &checks, &text_types, &unique).await?;
     views(client, graph).await?;
     defaults(graph, &columns);
     sequences(client, graph, &identities).await?;
@@ -233,6 +234,21 @@ async fn types_without_binary_io(client: &Client) -> Result<HashSet<u32>, Catalo
     Ok(rows(client, "types without binary I/O", sql).await?.iter().map(|r| r.get(0)).collect())
 }
 
+/// Columns under a unique index or primary key, as (table OID, column
+/// name): key columns, and the columns an expression index reads (and, in
+/// that case, its predicate's: erring on the side of "unique" only asks
+/// more of transformers). Transformers must keep their values unique.
+async fn unique_columns(client: &Client) -> Result<HashSet<(u32, String)>, CatalogError> {
+    let sql = "SELECT DISTINCT i.indrelid, a.attname::text FROM pg_catalog.pg_index i \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped \
+               WHERE i.indisunique AND (a.attnum = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) \
+                 OR (i.indexprs IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = i.indexrelid \
+                         AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum)))";
+    Ok(rows(client, "unique columns", sql).await?.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn tables(
     client: &Client,
     graph: &mut Graph,
@@ -240,6 +256,7 @@ async fn tables(
     identities: &HashMap<(u32, i16), IdentitySequence>,
     checks: &HashMap<u32, Vec<Check>>,
     text_types: &HashSet<u32>,
+    unique: &HashSet<(u32, String)>,
 ) -> Result<Vec<TableData>, CatalogError> {
     let sql = format!(
         "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition, \
@@ -410,6 +427,7 @@ async fn tables(
                         type_name: c.type_name.clone(),
                         type_oid: c.type_oid,
                         not_null: c.not_null,
+                        unique: unique.contains(&(oid, c.name.clone())),
                     })
                     .collect(),
                 format,

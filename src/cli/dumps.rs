@@ -3,25 +3,19 @@
 use anyhow::Result;
 use indicatif::HumanBytes;
 
-use super::{jobs_or_default, open_bridge};
+use super::{open_bridge, shutdown_on_signal};
 use crate::config::Config;
 use crate::dump::{self, DumpOptions};
+use crate::format::retention::{self, RetentionPolicy};
 use crate::format::{store, DumpId};
 use crate::progress::Progress;
-use crate::segment::SegmentOptions;
 
 pub async fn dump(config: &Config, jobs: Option<usize>) -> Result<()> {
     let source = config.source()?;
     let bridge = open_bridge(config).await?;
-    let mut segment = SegmentOptions::default();
-    if let Some(mib) = source.segment_size_mib {
-        segment.max_raw_bytes = mib.max(1) * 1024 * 1024;
-    }
-    if let Some(level) = source.compression_level {
-        segment.zstd_level = level;
-    }
-    let options = DumpOptions { jobs: jobs_or_default(jobs), segment };
-    let manifest = dump::run(&source.connection_uri, bridge, &options, &Progress::new("dumped")).await?;
+    let options = DumpOptions::from_config(source, &config.path, jobs);
+    let cancel = shutdown_on_signal();
+    let manifest = dump::run(&source.connection_uri, bridge, &options, &Progress::new("dumped"), &cancel).await?;
     println!("{}", manifest.id);
     Ok(())
 }
@@ -52,5 +46,17 @@ pub async fn delete(config: &Config, id: &DumpId) -> Result<()> {
     let bridge = open_bridge(config).await?;
     store::delete(bridge.as_ref(), id).await?;
     println!("deleted {id}");
+    Ok(())
+}
+
+pub async fn prune(config: &Config, policy: &RetentionPolicy) -> Result<()> {
+    if policy.keep_last.is_none() && policy.keep_days.is_none() {
+        anyhow::bail!("dump prune needs --keep-last N and/or --keep-days D");
+    }
+    let bridge = open_bridge(config).await?;
+    let deleted = retention::prune(bridge.as_ref(), policy, chrono::Utc::now()).await?;
+    for id in &deleted {
+        println!("deleted {id}");
+    }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The command line: arguments (clap), logging, and the commands.
 
+mod check;
 mod dumps;
 mod logging;
+mod transformers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ pub use logging::init_logging;
 
 use crate::bridge::{self, Bridge};
 use crate::config::Config;
+use crate::format::retention::RetentionPolicy;
 use crate::format::store::DumpRef;
 use crate::progress::Progress;
 use crate::restore::{self, RestoreOptions};
@@ -64,6 +67,24 @@ pub enum Command {
         #[arg(short, long)]
         jobs: Option<usize>,
     },
+    /// Run as an agent: dump on `source.cron`, restore on
+    /// `destination.cron`, answer on the control port (the default command).
+    Agent,
+    /// Check the config against the live source (tables, columns,
+    /// transformers and their options) without copying anything.
+    Check,
+    /// The built-in column transformers.
+    Transformer {
+        #[command(subcommand)]
+        action: TransformerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransformerAction {
+    /// Every built-in transformer, its options and the column types it
+    /// accepts.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +99,16 @@ pub enum DumpAction {
     Delete {
         #[arg(value_parser = parse_dump_id)]
         id: crate::format::DumpId,
+    },
+    /// Delete old dumps (and leftovers of failed ones). A dump is kept when
+    /// any rule keeps it; the newest complete dump is always kept.
+    Prune {
+        /// Keep this many newest complete dumps.
+        #[arg(long)]
+        keep_last: Option<usize>,
+        /// Keep complete dumps younger than this many days.
+        #[arg(long)]
+        keep_days: Option<u32>,
     },
 }
 
@@ -94,19 +125,33 @@ fn parse_dump_id(s: &str) -> Result<crate::format::DumpId, String> {
 /// # Errors
 /// Whatever stops the command, as one chain of causes.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Some(Command::Transformer { action: TransformerAction::List }) = cli.command {
+        transformers::list();
+        return Ok(());
+    }
     let config_path = cli.config.clone().context("no configuration file given (use -c FILE)")?;
     let config = Config::load(&config_path)?;
     match cli.command {
-        None => anyhow::bail!("the agent is not available yet; use `dump` or `restore`"),
+        None | Some(Command::Agent) => {
+            let retry = crate::agent::runner::RetryPolicy::from_config(config.retry.as_ref());
+            crate::agent::run(config, retry, shutdown_on_signal()).await
+        }
         Some(Command::Dump { action: None, jobs }) => dumps::dump(&config, jobs).await,
+        Some(Command::Check) => check::check(&config).await,
+        Some(Command::Transformer { .. }) => unreachable!("handled before the config is read"),
         Some(Command::Dump { action: Some(DumpAction::List { json }), .. }) => dumps::list(&config, json).await,
         Some(Command::Dump { action: Some(DumpAction::Delete { id }), .. }) => dumps::delete(&config, &id).await,
+        Some(Command::Dump { action: Some(DumpAction::Prune { keep_last, keep_days }), .. }) => {
+            dumps::prune(&config, &RetentionPolicy { keep_last, keep_days }).await
+        }
         Some(Command::Restore { dump, jobs }) => {
             let destination = config.destination()?;
             let bridge = open_bridge(&config).await?;
-            let options = RestoreOptions { jobs: jobs_or_default(jobs) };
+            let options = RestoreOptions::from_config(destination, jobs);
+            let progress = Progress::new("restored");
+            let cancel = shutdown_on_signal();
             let manifest =
-                restore::run(&destination.connection_uri, bridge, &dump, &options, &Progress::new("restored")).await?;
+                restore::run(&destination.connection_uri, bridge, &dump, &options, &progress, &cancel).await?;
             println!("{}", manifest.id);
             Ok(())
         }
@@ -117,7 +162,33 @@ async fn open_bridge(config: &Config) -> Result<Arc<dyn Bridge>> {
     Ok(Arc::from(bridge::open(&config.bridge).await?))
 }
 
-/// `--jobs`, or the number of CPU cores.
-fn jobs_or_default(jobs: Option<usize>) -> usize {
-    jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1)
+/// A token cancelled at the first SIGINT (Ctrl-C) or SIGTERM, so the work
+/// in progress can stop cleanly: no half dump listed, no half restore
+/// swapped in.
+fn shutdown_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = interrupt.await;
+        tracing::info!("signal received: stopping cleanly");
+        cancel.cancel();
+    });
+    token
 }

@@ -9,4 +9,8 @@ use super::ConnectionUri;
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     pub connection_uri: ConnectionUri,
+    /// Parallel connections (default: the number of CPU cores).
+    pub jobs: Option<usize>,
+    /// Agent mode: when to restore the latest dump (5-field cron).
+    pub cron: Option<String>,
 }

@@ -21,7 +21,7 @@ pub use bridge::BridgeConfig;
 pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
 pub use source::SourceConfig;
-pub use transformers::{ColumnTransformer, TableTransformers};
+pub use transformers::{line_of, ColumnTransformer, PathStep, TableTransformers};
 pub use uri::ConnectionUri;
 
 /// A config file that cannot be used.
@@ -48,9 +48,34 @@ pub struct Config {
     #[serde(default, deserialize_with = "one_or_list::deserialize")]
     pub bridge: BridgeConfig,
     pub destination: Option<DestinationConfig>,
+    /// Time zone of the cron schedules (IANA name); UTC when absent.
+    pub timezone: Option<String>,
+    /// The agent's control port.
+    pub control: Option<ControlConfig>,
+    /// How the agent retries a failed run.
+    pub retry: Option<RetryConfig>,
     /// Where the file was read from, for messages.
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// `control:` — the agent's control port.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Required when `bind` is not a loopback address.
+    pub password: Option<Secret>,
+}
+
+/// `retry:` — how the agent retries a failed run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts per run, the first included (default 3).
+    pub attempts: Option<u32>,
+    /// Wait before the second attempt, doubled for each further one
+    /// (default 5 seconds).
+    pub backoff_seconds: Option<u64>,
 }
 
 fn default_bind() -> String {
@@ -85,6 +110,22 @@ impl Config {
             .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         config.path = path.to_path_buf();
         Ok(config)
+    }
+
+    /// The time zone of the schedules.
+    ///
+    /// # Errors
+    /// A name that is not an IANA time zone.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        match &self.timezone {
+            None => Ok(chrono_tz::UTC),
+            Some(name) => name.parse().map_err(|_| ConfigError::Invalid {
+                path: self.path.clone(),
+                message: format!(
+                    "timezone {name:?} is not an IANA time zone name (e.g. UTC, Europe/Paris, America/New_York)"
+                ),
+            }),
+        }
     }
 
     /// The `source` section, which the command needs.

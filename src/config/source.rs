@@ -18,4 +18,13 @@ pub struct SourceConfig {
     pub segment_size_mib: Option<u64>,
     /// zstd compression level.
     pub compression_level: Option<i32>,
+    /// Parallel connections (default: the number of CPU cores).
+    pub jobs: Option<usize>,
+    /// Tables larger than this (MiB, default 256) are read in page ranges
+    /// by several connections at once.
+    pub split_table_mib: Option<u64>,
+    /// Agent mode: when to dump (5-field cron).
+    pub cron: Option<String>,
+    /// Which dumps to keep; applied after each successful dump of the agent.
+    pub retention: Option<crate::format::retention::RetentionPolicy>,
 }

@@ -7,6 +7,7 @@ use crate::catalog::CatalogError;
 use crate::copy::binary::FormatError;
 use crate::format::store::StoreError;
 use crate::pg::{error_message, ConnectError};
+use crate::transform::{RewriteError, RulesError};
 
 #[derive(Debug, Error)]
 pub enum DumpError {
@@ -14,6 +15,8 @@ pub enum DumpError {
     Connect(#[from] ConnectError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Transform(#[from] RulesError),
     #[error("{what}: {message}")]
     Query { what: String, message: String },
     #[error("table {table}: {message}")]
@@ -24,6 +27,8 @@ pub enum DumpError {
     Bridge(#[from] BridgeError),
     #[error("a dump worker stopped: {0}")]
     Worker(String),
+    #[error("the dump was cancelled; it is not listed as complete")]
+    Cancelled,
 }
 
 impl DumpError {
@@ -44,4 +49,6 @@ pub enum RowError {
     Format(#[from] FormatError),
     #[error("compression: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Transform(#[from] RewriteError),
 }

@@ -8,25 +8,29 @@
 //! killed never becomes restorable.
 
 mod error;
+mod parts;
 mod table;
 
 pub use error::DumpError;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::bridge::Bridge;
 use crate::catalog::{self, TableData};
-use crate::config::ConnectionUri;
-use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, TableEntry};
+use crate::config::{ConnectionUri, SourceConfig};
+use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
 use crate::progress::Progress;
 use crate::segment::SegmentOptions;
+use crate::transform::{Plans, Rules};
 
 /// How a dump runs.
 #[derive(Debug, Clone)]
@@ -34,6 +38,32 @@ pub struct DumpOptions {
     /// Worker connections copying tables in parallel.
     pub jobs: usize,
     pub segment: SegmentOptions,
+    /// Column transformers, checked against the catalog before any row.
+    pub rules: Rules,
+    /// Tables at least this large are read in page ranges in parallel.
+    pub split_bytes: i64,
+}
+
+impl DumpOptions {
+    /// The options `source` asks for; `jobs` (from the command line)
+    /// overrides `source.jobs`, and both default to the CPU count.
+    /// `config_path` names the file in transformer errors.
+    pub fn from_config(source: &SourceConfig, config_path: &Path, jobs: Option<usize>) -> Self {
+        let mut segment = SegmentOptions::default();
+        if let Some(mib) = source.segment_size_mib {
+            segment.max_raw_bytes = mib.max(1) * 1024 * 1024;
+        }
+        if let Some(level) = source.compression_level {
+            segment.zstd_level = level;
+        }
+        let split_bytes = source.split_table_mib.map_or(parts::SPLIT_BYTES, |mib| (mib.max(1) * 1024 * 1024) as i64);
+        DumpOptions {
+            jobs: crate::jobs_or_default(jobs.or(source.jobs)),
+            segment,
+            rules: Rules::new(source, config_path),
+            split_bytes,
+        }
+    }
 }
 
 /// Dumps the database `source` names into `bridge`; returns the manifest of
@@ -47,10 +77,17 @@ pub async fn run(
     bridge: Arc<dyn Bridge>,
     options: &DumpOptions,
     progress: &Progress,
+    cancel: &CancellationToken,
 ) -> Result<Manifest, DumpError> {
     let created_at = Utc::now();
     let id = DumpId::new(created_at);
-    match dump(source, &id, bridge.clone(), options, progress).await {
+    // Cancelling drops the dump's work (its connections and half-written
+    // objects) before the cleanup below.
+    let outcome = tokio::select! {
+        result = dump(source, &id, bridge.clone(), options, progress) => result,
+        _ = cancel.cancelled() => Err(DumpError::Cancelled),
+    };
+    match outcome {
         Ok(manifest) => Ok(manifest),
         Err(e) => {
             if let Err(cleanup) = bridge.delete_prefix(&format::keys::dump_dir(&id)).await {
@@ -78,11 +115,26 @@ async fn dump(
     for warning in &warnings {
         warn!("{warning}");
     }
+    let plans = options.rules.plan(&coordinator, &schema.tables).await?;
+    if !plans.is_empty() {
+        info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
+    }
     let database = schema.database.name.clone();
     let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
 
-    let tables =
-        copy_tables(source, &snapshot, &database, id, bridge.clone(), schema.tables.clone(), options, progress).await?;
+    let tables = copy_tables(
+        source,
+        &coordinator,
+        &snapshot,
+        &database,
+        id,
+        bridge.clone(),
+        schema.tables.clone(),
+        plans,
+        options,
+        progress,
+    )
+    .await?;
     // The snapshot must outlive every worker's import; end it only now.
     coordinator.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
 
@@ -96,7 +148,7 @@ async fn dump(
         finished_at: Utc::now(),
         replibyte_version: env!("CARGO_PKG_VERSION").to_string(),
         source_server_version: server_version,
-        transformers_fingerprint: None,
+        transformers_fingerprint: options.rules.fingerprint(),
         databases,
         totals,
     };
@@ -133,21 +185,26 @@ async fn query_one(client: &Client, what: &str, sql: &str) -> Result<String, Dum
     Ok(row.get(0))
 }
 
-/// Copies every table with `options.jobs` workers sharing the snapshot.
+/// Copies every table with `options.jobs` workers sharing the snapshot,
+/// large tables cut into page ranges read in parallel.
 #[allow(clippy::too_many_arguments)]
 async fn copy_tables(
     source: &ConnectionUri,
+    coordinator: &Client,
     snapshot: &str,
     database: &str,
     id: &DumpId,
     bridge: Arc<dyn Bridge>,
     tables: Vec<TableData>,
+    plans: Plans,
     options: &DumpOptions,
     progress: &Progress,
 ) -> Result<Vec<TableEntry>, DumpError> {
-    let order: Vec<String> = tables.iter().map(TableData::display_name).collect();
-    let queue = Arc::new(Mutex::new(VecDeque::from(tables)));
-    let jobs = options.jobs.clamp(1, queue.lock().expect("not poisoned").len().max(1));
+    let pages = page_counts(coordinator, &tables, options).await?;
+    let work = parts::plan(&tables, |t| pages.get(&t).copied(), options.jobs, options.split_bytes);
+    let jobs = options.jobs.clamp(1, work.len().max(1));
+    let tables = Arc::new(tables);
+    let queue = Arc::new(Mutex::new(VecDeque::from(work)));
     let mut workers = JoinSet::new();
     for _ in 0..jobs {
         let client = pg::connect(source, "replibyte dump worker").await?;
@@ -158,22 +215,28 @@ async fn copy_tables(
             database: database.to_string(),
             segment: options.segment,
             progress: progress.clone(),
+            plans: plans.clone(),
         };
-        let queue = queue.clone();
+        let (queue, tables) = (queue.clone(), tables.clone());
         workers.spawn(async move {
             let mut done = Vec::new();
             loop {
                 let next = queue.lock().expect("not poisoned").pop_front();
-                let Some(table) = next else { break };
-                done.push(table::dump(&client, &table, &context).await?);
+                let Some(part) = next else { break };
+                let segments = table::dump(&client, &tables[part.table], &part, &context).await?;
+                done.push((part, segments));
             }
             Ok::<_, DumpError>(done)
         });
     }
-    let mut entries = Vec::new();
+    let mut segments_of: Vec<Vec<(usize, Vec<SegmentEntry>)>> = vec![Vec::new(); tables.len()];
     while let Some(result) = workers.join_next().await {
         match result {
-            Ok(Ok(done)) => entries.extend(done),
+            Ok(Ok(done)) => {
+                for (part, segments) in done {
+                    segments_of[part.table].push((part.number, segments));
+                }
+            }
             Ok(Err(e)) => {
                 workers.abort_all();
                 return Err(e);
@@ -184,9 +247,51 @@ async fn copy_tables(
             }
         }
     }
-    // Manifest order: the catalog's (largest first), whatever finished first.
-    entries.sort_by_key(|e: &TableEntry| order.iter().position(|n| *n == format!("{}.{}", e.schema, e.name)));
-    Ok(entries)
+    // Manifest order: the catalog's (largest first), parts in page order.
+    Ok(tables
+        .iter()
+        .zip(segments_of)
+        .map(|(table, mut parts)| {
+            parts.sort_by_key(|(number, _)| *number);
+            let segments: Vec<SegmentEntry> = parts.into_iter().flat_map(|(_, s)| s).collect();
+            TableEntry {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+                columns: table.columns.clone(),
+                format: table.format,
+                rows: segments.iter().map(|s| s.rows).sum(),
+                segments,
+            }
+        })
+        .collect())
+}
+
+/// Heap sizes in pages of the tables worth splitting, by index: only with
+/// several jobs, and only on servers with TID range scans (14+), where a
+/// range reads just its pages.
+async fn page_counts(
+    client: &Client,
+    tables: &[TableData],
+    options: &DumpOptions,
+) -> Result<HashMap<usize, u32>, DumpError> {
+    let mut out = HashMap::new();
+    let version: i32 = query_one(client, "server version", "SELECT pg_catalog.current_setting('server_version_num')")
+        .await?
+        .parse()
+        .unwrap_or(0);
+    if options.jobs < 2 || version < 140_000 {
+        return Ok(out);
+    }
+    for (index, table) in tables.iter().enumerate().filter(|(_, t)| t.estimated_bytes >= options.split_bytes) {
+        let sql = format!(
+            "SELECT (pg_catalog.pg_relation_size({}::pg_catalog.regclass) / pg_catalog.current_setting('block_size')::int8)::int8",
+            pg::ident::quote_literal(&quote_qualified(&table.schema, &table.name))
+        );
+        let pages: i64 =
+            client.query_one(&sql, &[]).await.map_err(|e| DumpError::query("reading table sizes", &e))?.get(0);
+        out.insert(index, u32::try_from(pages).unwrap_or(u32::MAX));
+    }
+    Ok(out)
 }
 
 async fn import_snapshot(client: &Client, snapshot: &str) -> Result<(), DumpError> {

@@ -1,4 +1,5 @@
-//! One table's journey: COPY OUT → rows → segments → bridge objects.
+//! One part of a table (the whole table, or a range of its pages) on its
+//! journey: COPY OUT → rows → (transform) → segments → bridge objects.
 
 use std::sync::Arc;
 
@@ -6,14 +7,16 @@ use futures::StreamExt;
 use tokio_postgres::Client;
 
 use super::error::RowError;
+use super::parts::Part;
 use super::DumpError;
 use crate::bridge::{Bridge, ObjectWriter};
 use crate::catalog::TableData;
 use crate::copy::rows::RowSplitter;
 use crate::copy::statement;
-use crate::format::{keys, DumpId, SegmentEntry, TableEntry};
+use crate::format::{keys, DumpId, SegmentEntry};
 use crate::progress::Progress;
 use crate::segment::{Event, SegmentOptions, Segmenter};
+use crate::transform::{Plans, TablePlan};
 
 /// What every table of a dump shares.
 pub struct Context {
@@ -22,31 +25,48 @@ pub struct Context {
     pub database: String,
     pub segment: SegmentOptions,
     pub progress: Progress,
+    /// How the tables with transformed columns are rewritten.
+    pub plans: Plans,
 }
 
-/// Dumps one table with `client`, which is inside the dump's snapshot.
+/// Dumps one part of `table` with `client`, which is inside the dump's
+/// snapshot; returns the part's segments.
 ///
 /// # Errors
 /// A failing COPY, a malformed stream, or a failing bridge; the segment being
 /// written is aborted.
-pub async fn dump(client: &Client, table: &TableData, context: &Context) -> Result<TableEntry, DumpError> {
+pub async fn dump(
+    client: &Client,
+    table: &TableData,
+    part: &Part,
+    context: &Context,
+) -> Result<Vec<SegmentEntry>, DumpError> {
     let name = table.display_name();
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format);
-    let mut task = context.progress.table(&name, table.estimated_bytes.max(0) as u64);
+    let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format, part.range);
+    let label = if part.of > 1 { format!("{name} [{}/{}]", part.number + 1, part.of) } else { name.clone() };
+    let mut task = context.progress.table(&label, part.estimated_bytes.max(0) as u64);
 
     let stream = client.copy_out(&sql).await.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
     futures::pin_mut!(stream);
     let mut splitter = RowSplitter::new(table.format, columns.len());
     let mut segmenter = Segmenter::new(table.format, context.segment);
-    let mut upload = Upload { context, table, writer: None, segments: Vec::new() };
+    let mut upload = Upload { context, table, part: part.number, writer: None, segments: Vec::new() };
+    let plan = context.plans.get(table);
+    let mut rewriter = plan.as_deref().map(TablePlan::rewriter);
 
     let result: Result<(), DumpError> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
             task.add_bytes(chunk.len() as u64);
             splitter
-                .feed::<RowError>(&chunk, |row| segmenter.push_row(row).map_err(RowError::from))
+                .feed::<RowError>(&chunk, |row| {
+                    let row = match rewriter.as_mut() {
+                        Some(rewriter) => rewriter.rewrite(row)?,
+                        None => row,
+                    };
+                    segmenter.push_row(row).map_err(RowError::from)
+                })
                 .map_err(|e| DumpError::table(&name, e))?;
             upload.handle(&mut segmenter).await?;
         }
@@ -61,22 +81,15 @@ pub async fn dump(client: &Client, table: &TableData, context: &Context) -> Resu
         }
         return Err(e);
     }
-    let rows = upload.segments.iter().map(|s| s.rows).sum();
-    task.finish(rows);
-    Ok(TableEntry {
-        schema: table.schema.clone(),
-        name: table.name.clone(),
-        columns: table.columns.clone(),
-        format: table.format,
-        rows,
-        segments: upload.segments,
-    })
+    task.finish(upload.segments.iter().map(|s| s.rows).sum());
+    Ok(upload.segments)
 }
 
-/// Moves a table's segment events into bridge objects.
+/// Moves a part's segment events into bridge objects.
 struct Upload<'a> {
     context: &'a Context,
     table: &'a TableData,
+    part: usize,
     writer: Option<(String, Box<dyn ObjectWriter>)>,
     segments: Vec<SegmentEntry>,
 }
@@ -92,6 +105,7 @@ impl Upload<'_> {
                             &self.context.database,
                             &self.table.schema,
                             &self.table.name,
+                            self.part,
                             self.segments.len(),
                         );
                         let writer = self.context.bridge.create(&key).await?;

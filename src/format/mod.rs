@@ -13,6 +13,7 @@
 mod id;
 mod index;
 mod manifest;
+pub mod retention;
 pub mod store;
 
 pub use id::DumpId;
@@ -43,9 +44,13 @@ pub mod keys {
         format!("{id}/{}/schema.json", component(database))
     }
 
-    /// Key of segment `n` of a table, `n` counting from 0.
-    pub fn segment(id: &DumpId, database: &str, schema: &str, table: &str, n: usize) -> String {
-        format!("{id}/{}/data/{}/{n:06}.bin.zst", component(database), component(&format!("{schema}.{table}")))
+    /// Key of segment `n` of part `part` of a table, both counting from 0.
+    pub fn segment(id: &DumpId, database: &str, schema: &str, table: &str, part: usize, n: usize) -> String {
+        format!(
+            "{id}/{}/data/{}/{part:03}-{n:06}.bin.zst",
+            component(database),
+            component(&format!("{schema}.{table}"))
+        )
     }
 
     /// A name as one safe path component: anything outside a small set of

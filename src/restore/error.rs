@@ -22,6 +22,8 @@ pub enum RestoreError {
     Segment { table: String, key: String, message: String },
     #[error("a restore worker stopped: {0}")]
     Worker(String),
+    #[error("the restore was cancelled; the destination is unchanged")]
+    Cancelled,
 }
 
 impl RestoreError {

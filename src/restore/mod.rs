@@ -23,17 +23,26 @@ use tracing::info;
 
 use crate::bridge::Bridge;
 use crate::catalog::Phase;
-use crate::config::ConnectionUri;
+use crate::config::{ConnectionUri, DestinationConfig};
 use crate::format::store::{self, DumpRef};
 use crate::format::Manifest;
 use crate::pg;
 use crate::progress::Progress;
+use tokio_util::sync::CancellationToken;
 
 /// How a restore runs.
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
-    /// Connections loading segments in parallel.
+    /// Connections loading segments and building indexes in parallel.
     pub jobs: usize,
+}
+
+impl RestoreOptions {
+    /// The options the config asks for; `jobs` (from the command line)
+    /// overrides `destination.jobs`, and both default to the CPU count.
+    pub fn from_config(destination: &DestinationConfig, jobs: Option<usize>) -> Self {
+        RestoreOptions { jobs: crate::jobs_or_default(jobs.or(destination.jobs)) }
+    }
 }
 
 /// Name of the database-level setting that records which dump a database
@@ -52,6 +61,7 @@ pub async fn run(
     which: &DumpRef,
     options: &RestoreOptions,
     progress: &Progress,
+    cancel: &CancellationToken,
 ) -> Result<Manifest, RestoreError> {
     let manifest = store::resolve(bridge.as_ref(), which).await?;
     for entry in &manifest.databases {
@@ -60,12 +70,12 @@ pub async fn run(
         let maintenance = database::Maintenance::connect(destination, &target).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
         let fresh = maintenance.create_fresh(&target, &schema.database).await?;
-        let restored = async {
+        let work = async {
             let uri = destination.with_database(fresh.name());
             let client = pg::connect(&uri, "replibyte restore").await?;
             fresh.apply_settings(&client, &schema.database, &manifest.id).await?;
             let roles = objects::existing_roles(&client).await?;
-            objects::run_phase(&client, &schema, Phase::PreData, &roles).await?;
+            objects::run_all(&client, schema.objects.iter().filter(|o| o.phase == Phase::PreData), &roles).await?;
             workers::run(
                 &uri,
                 schema.clone(),
@@ -76,10 +86,18 @@ pub async fn run(
                 progress,
             )
             .await?;
-            objects::run_phase(&client, &schema, Phase::Refresh, &roles).await?;
+            let grants =
+                schema.objects.iter().filter(|o| o.phase == Phase::PostData && !schedule::runs_in_parallel(o.kind));
+            objects::run_all(&client, grants, &roles).await?;
+            objects::run_all(&client, schema.objects.iter().filter(|o| o.phase == Phase::Refresh), &roles).await?;
             Ok::<_, RestoreError>(())
-        }
-        .await;
+        };
+        // Cancelling drops the work (and its connections) before the fresh
+        // database is discarded below.
+        let restored = tokio::select! {
+            result = work => result,
+            _ = cancel.cancelled() => Err(RestoreError::Cancelled),
+        };
         match restored {
             Ok(()) => maintenance.swap(fresh, &target).await?,
             Err(e) => {
@@ -91,4 +109,17 @@ pub async fn run(
     }
     info!(dump = %manifest.id, rows = manifest.totals.rows, "restore complete");
     Ok(manifest)
+}
+
+/// The id of the dump the destination database was last restored from, if
+/// it exists and was restored by replibyte (for a dump of several
+/// databases, the first one's).
+pub async fn restored_dump_id(
+    destination: &ConnectionUri,
+    databases: &[crate::format::DatabaseEntry],
+) -> Option<String> {
+    let name = destination.database().or(databases.first().map(|d| d.name.as_str()))?;
+    let client = pg::connect(&destination.with_database(name), "replibyte restore check").await.ok()?;
+    let sql = format!("SELECT pg_catalog.current_setting('{DUMP_ID_SETTING}', true)");
+    client.query_one(sql.as_str(), &[]).await.ok()?.get(0)
 }

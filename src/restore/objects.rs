@@ -6,7 +6,7 @@ use tokio_postgres::Client;
 use tracing::warn;
 
 use super::RestoreError;
-use crate::catalog::{DatabaseSchema, DdlObject, Phase};
+use crate::catalog::DdlObject;
 
 /// The roles that exist on the destination server.
 ///
@@ -20,18 +20,17 @@ pub async fn existing_roles(client: &Client) -> Result<HashSet<String>, RestoreE
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Runs every object of `phase`, in order.
+/// Runs `objects` one after the other.
 ///
 /// # Errors
 /// The first statement that fails, naming its object.
-pub async fn run_phase(
+pub async fn run_all(
     client: &Client,
-    schema: &DatabaseSchema,
-    phase: Phase,
+    objects: impl Iterator<Item = &DdlObject>,
     roles: &HashSet<String>,
 ) -> Result<(), RestoreError> {
     let mut warned = HashSet::new();
-    for object in schema.objects.iter().filter(|o| o.phase == phase) {
+    for object in objects {
         run_object(client, object, roles, &mut warned).await?;
     }
     Ok(())

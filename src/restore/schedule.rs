@@ -68,23 +68,55 @@ impl Schedule {
             segments_left,
             running: 0,
         };
-        for (i, object) in schema.objects.iter().enumerate().filter(|(_, o)| in_scope(o.phase)) {
-            let mut unmet = 0;
-            for dep in &object.depends_on {
-                let Some(&d) = index_of.get(dep.as_str()) else { continue };
-                let dependency = &schema.objects[d];
-                if in_scope(dependency.phase) {
-                    schedule.after_object.entry(d).or_default().push(i);
-                    unmet += 1;
-                } else if dependency.kind == ObjectKind::Table {
-                    if let Some(&t) = table_of.get(&dependency.name) {
-                        if schedule.segments_left[t] > 0 {
-                            schedule.after_table.entry(t).or_default().push(i);
-                            unmet += 1;
-                        }
-                    }
+        // The rows a dependency on a table stands for: its own and those of
+        // its partitions and children (a foreign key added to a partitioned
+        // table checks every partition).
+        let mut covered: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, object) in schema.objects.iter().enumerate().filter(|(_, o)| o.kind == ObjectKind::Table) {
+            if let Some(&t) = table_of.get(&object.name) {
+                covered.entry(i).or_default().push(t);
+            }
+        }
+        // Objects come in dependency order, so walking them backwards hands
+        // each child's tables to its parents before the parents are read.
+        for (i, object) in schema.objects.iter().enumerate().rev().filter(|(_, o)| o.kind == ObjectKind::Table) {
+            let own = covered.get(&i).cloned().unwrap_or_default();
+            for parent in object.depends_on.iter().filter_map(|d| index_of.get(d.as_str())) {
+                if schema.objects[*parent].kind == ObjectKind::Table {
+                    covered.entry(*parent).or_default().extend(own.iter().copied());
                 }
             }
+        }
+        let all_tables: Vec<usize> = (0..tables.len()).collect();
+
+        for (i, object) in
+            schema.objects.iter().enumerate().filter(|(_, o)| in_scope(o.phase) && runs_in_parallel(o.kind))
+        {
+            let mut objects_before = Vec::new();
+            let mut tables_before: Vec<usize> = Vec::new();
+            for dep in &object.depends_on {
+                let Some(&d) = index_of.get(dep.as_str()) else { continue };
+                if in_scope(schema.objects[d].phase) {
+                    objects_before.push(d);
+                } else if let Some(covering) = covered.get(&d) {
+                    tables_before.extend(covering);
+                }
+            }
+            // A constraint on a domain checks every row later written in any
+            // table: it comes after all of them.
+            if object.kind == ObjectKind::Constraint && tables_before.is_empty() && objects_before.is_empty() {
+                tables_before.extend(&all_tables);
+            }
+            tables_before.sort_unstable();
+            tables_before.dedup();
+            tables_before.retain(|&t| schedule.segments_left[t] > 0);
+            for &d in &objects_before {
+                schedule.after_object.entry(d).or_default().push(i);
+            }
+            for &t in &tables_before {
+                schedule.after_table.entry(t).or_default().push(i);
+            }
+            let unmet = objects_before.len() + tables_before.len();
             if unmet == 0 {
                 schedule.ready.push(Reverse(i));
             } else {
@@ -146,6 +178,15 @@ impl Schedule {
     }
 }
 
+/// Whether objects of `kind` may run beside others. GRANT updates the
+/// object's catalog row without taking a lock on it, so two of them (or a
+/// GRANT and an index build) on one table can fail with "tuple concurrently
+/// updated": grants and default privileges run afterwards, one at a time,
+/// as pg_restore runs its ACL entries.
+pub fn runs_in_parallel(kind: ObjectKind) -> bool {
+    !matches!(kind, ObjectKind::Grant | ObjectKind::DefaultPrivileges)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,9 +238,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn objects_wait_for_their_tables_rows_and_their_dependencies() {
-        let schema = DatabaseSchema {
+    fn schema_with(objects: Vec<DdlObject>) -> DatabaseSchema {
+        DatabaseSchema {
             database: DatabaseInfo {
                 name: "d".into(),
                 encoding: "UTF8".into(),
@@ -209,15 +249,20 @@ mod tests {
                 icu_locale: None,
                 settings: Vec::new(),
             },
-            objects: vec![
-                object("t1", ObjectKind::Table, "\"s\".\"big\"", Phase::PreData, &[]),
-                object("t2", ObjectKind::Table, "\"s\".\"small\"", Phase::PreData, &[]),
-                object("pk", ObjectKind::Constraint, "pk", Phase::PostData, &["t1"]),
-                object("fk", ObjectKind::ForeignKey, "fk", Phase::PostData, &["t2", "pk"]),
-                object("seq", ObjectKind::SequenceValue, "seq", Phase::Data, &[]),
-            ],
+            objects,
             tables: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn objects_wait_for_their_tables_rows_and_their_dependencies() {
+        let schema = schema_with(vec![
+            object("t1", ObjectKind::Table, "\"s\".\"big\"", Phase::PreData, &[]),
+            object("t2", ObjectKind::Table, "\"s\".\"small\"", Phase::PreData, &[]),
+            object("pk", ObjectKind::Constraint, "pk", Phase::PostData, &["t1"]),
+            object("fk", ObjectKind::ForeignKey, "fk", Phase::PostData, &["t2", "pk"]),
+            object("seq", ObjectKind::SequenceValue, "seq", Phase::Data, &[]),
+        ]);
         let tables = vec![table("small", 1), table("big", 2)];
         let mut schedule = Schedule::new(&schema, &tables);
         let order = run_all(&mut schedule);
@@ -235,23 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn a_parent_table_stands_for_its_partitions_and_domain_checks_wait_for_all_rows() {
+        let mut schema = schema_with(vec![
+            object("p", ObjectKind::Table, "\"s\".\"parent\"", Phase::PreData, &[]),
+            object("c", ObjectKind::Table, "\"s\".\"child\"", Phase::PreData, &["p"]),
+            object("d", ObjectKind::Type, "\"s\".\"dom\"", Phase::PreData, &[]),
+            object("fk", ObjectKind::ForeignKey, "fk", Phase::PostData, &["p"]),
+            object("dc", ObjectKind::Constraint, "dc", Phase::PostData, &["d"]),
+        ]);
+        schema.tables = Vec::new();
+        let tables = vec![table("child", 1), table("other", 1)];
+        let mut schedule = Schedule::new(&schema, &tables);
+        let order = run_all(&mut schedule);
+        let position = |task: Task| order.iter().position(|t| *t == task).unwrap();
+        assert!(position(Task::Object(3)) > position(Task::Segment { table: 0, segment: 0 }), "{order:?}");
+        assert!(position(Task::Object(4)) > position(Task::Segment { table: 1, segment: 0 }), "{order:?}");
+        assert!(position(Task::Object(4)) > position(Task::Segment { table: 0, segment: 0 }), "{order:?}");
+    }
+
+    #[test]
     fn workers_wait_while_prerequisites_run() {
-        let schema = DatabaseSchema {
-            database: DatabaseInfo {
-                name: "d".into(),
-                encoding: "UTF8".into(),
-                lc_collate: "C".into(),
-                lc_ctype: "C".into(),
-                locale_provider: "libc".into(),
-                icu_locale: None,
-                settings: Vec::new(),
-            },
-            objects: vec![
-                object("t", ObjectKind::Table, "\"s\".\"t\"", Phase::PreData, &[]),
-                object("ix", ObjectKind::Index, "ix", Phase::PostData, &["t"]),
-            ],
-            tables: Vec::new(),
-        };
+        let schema = schema_with(vec![
+            object("t", ObjectKind::Table, "\"s\".\"t\"", Phase::PreData, &[]),
+            object("ix", ObjectKind::Index, "ix", Phase::PostData, &["t"]),
+        ]);
         let mut schedule = Schedule::new(&schema, &[table("t", 1)]);
         let Next::Run(load) = schedule.next() else { panic!("the segment is ready") };
         assert_eq!(schedule.next(), Next::Wait);

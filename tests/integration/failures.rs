@@ -130,30 +130,6 @@ async fn a_corrupted_segment_fails_the_restore_and_leaves_the_destination_alone(
     drop_database(&target).await;
 }
 
-/// A source with one large table, so dumps and restores last long enough to
-/// be killed halfway.
-async fn large_source(name: &str) {
-    create_database(name).await;
-    let client = server().connect(name).await;
-    client
-        .batch_execute(
-            "CREATE TABLE big (id bigint PRIMARY KEY, a text, b text); \
-             INSERT INTO big SELECT g, md5(g::text), repeat(md5(g::text), 4) FROM generate_series(1, 1000000) g; \
-             CREATE TABLE small (id int PRIMARY KEY, label text); \
-             INSERT INTO small SELECT g, 'row ' || g FROM generate_series(1, 100) g;",
-        )
-        .await
-        .unwrap();
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_dump_is_never_complete_and_latest_skips_it() {
     let source = unique_name("killdump_src");

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls};
 
@@ -169,4 +170,28 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+/// A source with one large table, so dumps and restores last long enough to
+/// be killed halfway.
+pub async fn large_source(name: &str) {
+    create_database(name).await;
+    let client = server().connect(name).await;
+    client
+        .batch_execute(
+            "CREATE TABLE big (id bigint PRIMARY KEY, a text, b text); \
+             INSERT INTO big SELECT g, md5(g::text), repeat(md5(g::text), 4) FROM generate_series(1, 1000000) g; \
+             CREATE TABLE small (id int PRIMARY KEY, label text); \
+             INSERT INTO small SELECT g, 'row ' || g FROM generate_series(1, 100) g;",
+        )
+        .await
+        .unwrap();
+}
+
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -1,7 +1,10 @@
 //! Integration tests: the `replibyte` binary against a real PostgreSQL
 //! (started by scripts/test.sh).
 
+mod agent;
 mod compare;
 mod failures;
 mod harness;
 mod roundtrip;
+mod s3;
+mod transform;

@@ -49,3 +49,35 @@ async fn the_referee_sees_a_changed_row() {
     drop_database(&a).await;
     drop_database(&b).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_read_in_page_ranges_by_several_workers_round_trips() {
+    let source = unique_name("split_src");
+    let target = unique_name("split_dst");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let config = ws.config(&source, &target, "  split_table_mib: 8\n  segment_size_mib: 4\n");
+    run_ok(&config, &["dump", "--jobs", "3"]);
+    // The large table was read as several parts, each with its own segments.
+    let manifest = std::fs::read_dir(ws.bridge_path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("manifest.json"))
+        .find(|p| p.exists())
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let big = manifest["databases"][0]["tables"].as_array().unwrap().iter().find(|t| t["name"] == "big").unwrap();
+    let parts: std::collections::BTreeSet<String> = big["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap().rsplit('/').next().unwrap()[..3].to_string())
+        .collect();
+    assert!(parts.len() >= 3, "expected several parts, got {parts:?}");
+    assert_eq!(big["rows"], 1_000_000);
+
+    run_ok(&config, &["restore", "--jobs", "2"]);
+    assert_identical(&source, &target).await;
+    drop_database(&source).await;
+    drop_database(&target).await;
+}

@@ -1,0 +1,47 @@
+//! The SDK client, configured for long streaming dumps against AWS and
+//! against S3-compatible stores alike.
+
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::Client;
+
+use super::{S3Settings, MAX_ATTEMPTS};
+
+/// Longest wait for the first byte of an answer, counted from the start of
+/// the request: it includes sending a whole part, so it allows a slow
+/// uplink, and still ends a request to a server that hangs.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A client for the store `settings` describe.
+pub(super) async fn build(settings: &S3Settings) -> Client {
+    // The SDK's standard retry: throttling (429, SlowDown), 5xx and
+    // transport errors are retried with exponential backoff and jitter.
+    let retry = RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS);
+    let timeouts = TimeoutConfig::builder().read_timeout(FIRST_BYTE_TIMEOUT).build();
+    let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::from_static("us-east-1"));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(region).retry_config(retry).timeout_config(timeouts);
+    if let Some(credentials) = &settings.credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(settings.path_style)
+        // Checksums only where S3 demands them. The SDK's newer default
+        // (a CRC on every upload) is refused by several S3-compatible
+        // stores, and a dump carries its own end-to-end checksums (each
+        // segment's in the manifest, zstd's in every frame).
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    if let Some(endpoint) = &settings.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Client::from_conf(config.build())
+}

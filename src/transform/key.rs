@@ -1,0 +1,244 @@
+//! Keys and keyed draws: where every "random" choice of a transformer comes
+//! from.
+//!
+//! A transformer never uses a random number generator. Each output is a
+//! function of the keyed BLAKE3 hash of the input value, so:
+//!
+//! - with `source.secret`, the same input gives the same output in every
+//!   table and every run (foreign keys and joins between transformed columns
+//!   keep matching), and without the secret nobody can recompute the mapping
+//!   by hashing guessed inputs;
+//! - without a secret, the root key is drawn at random once per run: outputs
+//!   change from run to run, and still agree within one dump;
+//! - distinct inputs give independent outputs, which is what uniqueness by
+//!   construction rests on (see [`super::Guarantees::unique_bits`]).
+//!
+//! Key schedule: `root = derive_key(ROOT_CONTEXT, secret)`, then one key per
+//! transformer *configuration* (`keyed_hash(root, name ‖ 0 ‖ options)`), so
+//! two columns with the same transformer and options map equal values to
+//! equal fakes, and different transformers draw independent values.
+
+use std::fmt;
+
+/// The BLAKE3 `derive_key` context of the root key. Changing it changes
+/// every deterministic output, so it carries a version.
+const ROOT_CONTEXT: &str = "replibyte 2026-01 transformer root key v1";
+
+/// The root of all transformer keys of one dump.
+#[derive(Clone)]
+pub struct Keys {
+    root: [u8; 32],
+}
+
+impl Keys {
+    /// Deterministic keys: the same secret gives the same outputs.
+    pub fn from_secret(secret: &str) -> Keys {
+        Keys { root: blake3::derive_key(ROOT_CONTEXT, secret.as_bytes()) }
+    }
+
+    /// Keys drawn from the operating system's generator: outputs differ on
+    /// every run.
+    pub fn random() -> Keys {
+        Keys { root: rand::random() }
+    }
+
+    /// The key of one transformer configuration, named by `domain` (its name
+    /// and canonical options).
+    pub fn derive(&self, domain: &str) -> Key {
+        Key(*blake3::keyed_hash(&self.root, domain.as_bytes()).as_bytes())
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+/// The key of one transformer configuration.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// The pseudo-random stream that `input` stands for under this key.
+    #[inline]
+    pub fn draw<'a>(&'a self, input: &'a [u8]) -> Draw<'a> {
+        // The first 32 bytes are the one-shot keyed hash (one compression
+        // for an input of up to 64 bytes); they are also the start of the
+        // extendable output, which is only set up if a value needs more.
+        let mut block = [0u8; BLOCK];
+        block[..32].copy_from_slice(blake3::keyed_hash(&self.0, input).as_bytes());
+        Draw { key: self, input, reader: None, block, len: 32, pos: 0, pool: 0, pool_range: 0 }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// Bytes produced per BLAKE3 output block: one compression each.
+const BLOCK: usize = 64;
+
+/// A stream of pseudo-random values derived from one input's keyed hash:
+/// the BLAKE3 extendable output of the input under the key.
+pub struct Draw<'a> {
+    key: &'a Key,
+    input: &'a [u8],
+    /// Set up on the first read past the one-shot hash.
+    reader: Option<blake3::OutputReader>,
+    block: [u8; BLOCK],
+    len: usize,
+    pos: usize,
+    /// What is left of a 64-bit draw for [`Draw::small`], and how many
+    /// values it still spans.
+    pool: u64,
+    pool_range: u64,
+}
+
+impl Draw<'_> {
+    /// The next 64 bits.
+    #[inline]
+    pub fn u64(&mut self) -> u64 {
+        if self.pos + 8 > self.len {
+            self.refill();
+        }
+        let value = u64::from_le_bytes(self.block[self.pos..self.pos + 8].try_into().expect("8 bytes"));
+        self.pos += 8;
+        value
+    }
+
+    #[cold]
+    fn refill(&mut self) {
+        let reader = self.reader.get_or_insert_with(|| {
+            let mut reader = blake3::Hasher::new_keyed(&self.key.0).update(self.input).finalize_xof();
+            reader.set_position(32);
+            reader
+        });
+        reader.fill(&mut self.block);
+        self.len = BLOCK;
+        self.pos = 0;
+    }
+
+    /// A number in `0..n` (`n > 0`). Multiply-shift: the bias is at most
+    /// `n / 2^64`, far below anything observable.
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// A number in `0..n` for a small `n` (a digit, a letter): several are
+    /// cut from one 64-bit draw, as long as it spans at least 2^32 values,
+    /// so the bias stays below `n / 2^32`. For choices that do not carry
+    /// uniqueness.
+    #[inline]
+    pub fn small(&mut self, n: u32) -> u32 {
+        let n = u64::from(n);
+        if self.pool_range < 1 << 32 {
+            self.pool = self.u64();
+            self.pool_range = u64::MAX;
+        }
+        let value = self.pool % n;
+        self.pool /= n;
+        self.pool_range /= n;
+        value as u32
+    }
+
+    /// An element of a non-empty slice.
+    #[inline]
+    pub fn pick<'s, T>(&mut self, items: &'s [T]) -> &'s T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A number in `min..=max`.
+    #[inline]
+    pub fn between(&mut self, min: i64, max: i64) -> i64 {
+        let span = max.wrapping_sub(min) as u64;
+        if span == u64::MAX {
+            return self.u64() as i64;
+        }
+        min.wrapping_add(self.below(span + 1) as i64)
+    }
+
+    /// Fills `out` with pseudo-random bytes.
+    pub fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            let bytes = self.u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_secret_same_stream_other_secret_other_stream() {
+        let a = Keys::from_secret("s1").derive("email");
+        let b = Keys::from_secret("s1").derive("email");
+        let c = Keys::from_secret("s2").derive("email");
+        let d = Keys::from_secret("s1").derive("hash");
+        assert_eq!(a.draw(b"x").u64(), b.draw(b"x").u64());
+        assert_ne!(a.draw(b"x").u64(), c.draw(b"x").u64());
+        assert_ne!(a.draw(b"x").u64(), d.draw(b"x").u64());
+        assert_ne!(a.draw(b"x").u64(), a.draw(b"y").u64());
+    }
+
+    #[test]
+    fn streams_continue_past_one_block() {
+        let key = Keys::from_secret("s").derive("random");
+        let mut draw = key.draw(b"long");
+        let values: Vec<u64> = (0..40).map(|_| draw.u64()).collect();
+        let mut again = key.draw(b"long");
+        let mut bytes = [0u8; 320];
+        again.fill(&mut bytes);
+        let from_bytes: Vec<u64> = bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(values, from_bytes);
+        let distinct: std::collections::HashSet<_> = values.iter().collect();
+        assert_eq!(distinct.len(), 40);
+    }
+
+    #[test]
+    fn the_stream_is_the_extendable_output() {
+        let key = Keys::from_secret("s").derive("x");
+        let mut expected = [0u8; 200];
+        blake3::Hasher::new_keyed(&key.0).update(b"in").finalize_xof().fill(&mut expected);
+        let mut got = [0u8; 200];
+        key.draw(b"in").fill(&mut got);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn small_draws_are_in_range_and_spread() {
+        let key = Keys::from_secret("s").derive("digits");
+        let mut counts = [0u32; 10];
+        for i in 0u32..2000 {
+            let input = i.to_be_bytes();
+            let mut draw = key.draw(&input);
+            for _ in 0..10 {
+                counts[draw.small(10) as usize] += 1;
+            }
+        }
+        assert!(counts.iter().all(|&c| (1700..2300).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn ranges_are_respected() {
+        let key = Keys::random().derive("r");
+        for i in 0u32..2000 {
+            let input = i.to_be_bytes();
+            let mut draw = key.draw(&input);
+            assert!(draw.below(7) < 7);
+            let v = draw.between(-3, 3);
+            assert!((-3..=3).contains(&v));
+            let _ = draw.between(i64::MIN, i64::MAX);
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        assert_eq!(format!("{:?}", Keys::from_secret("hunter2")), "Keys(<redacted>)");
+    }
+}

@@ -1,0 +1,360 @@
+//! The agent: schedules, the control port, retries, retention, overlap and
+//! a clean stop on SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+use super::compare::assert_identical;
+use super::harness::*;
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running agent, stopped (SIGKILL) if a test fails before stopping it.
+struct Agent {
+    child: Option<Child>,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Agent {
+    fn start(config: &Path, port: u16, log: std::path::PathBuf) -> Self {
+        let file = std::fs::File::create(&log).unwrap();
+        let child = replibyte(config, &["agent"]).stdout(Stdio::null()).stderr(file).spawn().unwrap();
+        Agent { child: Some(child), port, log }
+    }
+
+    /// A connection to the control port, once it listens.
+    async fn control(&self) -> Client {
+        let start = Instant::now();
+        loop {
+            let dsn = format!("host=127.0.0.1 port={} user=operator dbname=replibyte", self.port);
+            match tokio_postgres::connect(&dsn, NoTls).await {
+                Ok((client, connection)) => {
+                    tokio::spawn(connection);
+                    return client;
+                }
+                Err(e) => {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(30),
+                        "control port never answered: {e}\n{}",
+                        self.log()
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status, which must come within `limit`.
+    fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                panic!("the agent did not stop within {limit:?} of SIGTERM\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Rows of a statement on the control port, as text.
+async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The status of the newest run of `kind` (runs are listed newest first;
+/// columns: kind, started_at, finished_at, status, error, dump_id, rows, bytes).
+async fn newest_run(client: &Client, kind: &str) -> Option<Vec<Option<String>>> {
+    rows(client, "SELECT * FROM replibyte.runs").await.into_iter().find(|r| r[0].as_deref() == Some(kind))
+}
+
+/// Waits until the newest run of `kind` has finished, and returns it.
+async fn finished_run(agent: &Agent, client: &Client, kind: &str, limit: Duration) -> Vec<Option<String>> {
+    let start = Instant::now();
+    loop {
+        if let Some(run) = newest_run(client, kind).await {
+            if run[3].as_deref() != Some("running") {
+                return run;
+            }
+        }
+        assert!(start.elapsed() < limit, "no {kind} run finished within {limit:?}\n{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn agent_config(
+    ws: &Workspace,
+    source: &str,
+    target: &str,
+    port: u16,
+    source_extra: &str,
+    dest_cron: &str,
+) -> std::path::PathBuf {
+    let s = server();
+    let text = format!(
+        "bind: 127.0.0.1\nport: {port}\nretry:\n  attempts: 2\n  backoff_seconds: 1\nsource:\n  connection_uri: {}\n{source_extra}bridge:\n  type: local\n  path: {}\ndestination:\n  connection_uri: {}\n  cron: \"{dest_cron}\"\n",
+        s.uri(source),
+        ws.bridge_path().display(),
+        s.uri(target),
+    );
+    ws.write("agent.yaml", &text)
+}
+
+/// Every test schedules far away ("never" during the test) unless it tests
+/// the schedule itself.
+const NEVER: &str = "0 3 1 1 *";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_schedule_the_agent_dumps_and_restores_and_stops_on_sigterm() {
+    let source = unique_name("agent_cron_src");
+    let target = unique_name("agent_cron_dst");
+    load_fixture(&source, "sample.sql").await;
+    let ws = Workspace::new();
+    let port = free_port();
+    let config = agent_config(&ws, &source, &target, port, "  cron: \"* * * * *\"\n", "* * * * *");
+    let mut agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+
+    // pg_isready is the health check.
+    let ready = std::process::Command::new(pg_tool("pg_isready"))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(ready.status.success(), "pg_isready: {}", String::from_utf8_lossy(&ready.stdout));
+
+    // Within two scheduled minutes: a dump, then a restore of it.
+    let start = Instant::now();
+    loop {
+        let restored = rows(&control, "SELECT * FROM replibyte.runs")
+            .await
+            .into_iter()
+            .any(|r| r[0].as_deref() == Some("restore") && r[3].as_deref() == Some("succeeded"));
+        if restored {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(150), "no restore within 150 s\n{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dumps = rows(&control, "SELECT * FROM replibyte.dumps").await;
+    assert!(dumps.iter().any(|d| d[2].as_deref() == Some("complete")), "{dumps:?}");
+    assert_identical(&source, &target).await;
+
+    drop(control);
+    let status = agent.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}\n{}", agent.log());
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_port_runs_dumps_and_restores_now_with_retention_and_no_overlap() {
+    let source = unique_name("agent_ctl_src");
+    let target = unique_name("agent_ctl_dst");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let port = free_port();
+    let extra = format!("  cron: \"{NEVER}\"\n  retention:\n    keep_last: 1\n");
+    let config = agent_config(&ws, &source, &target, port, &extra, NEVER);
+    let agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+
+    let status = rows(&control, "SELECT * FROM replibyte.status").await;
+    assert_eq!(status[0][0].as_deref(), Some("idle"));
+    assert!(status[0][2].is_some(), "next dump time shown: {status:?}");
+
+    let error = control.simple_query("DELETE FROM replibyte.dumps").await.unwrap_err();
+    let message = error.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("unsupported statement") && message.contains("replibyte.runs"), "{message}");
+
+    // A second dump asked for while the first runs is refused and recorded.
+    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let second = control.simple_query("CALL replibyte.dump_now()").await.unwrap_err();
+    assert!(second.as_db_error().unwrap().message().contains("already running"), "{second}");
+    let first = finished_run(&agent, &control, "dump", Duration::from_secs(120)).await;
+    assert_eq!(first[3].as_deref(), Some("succeeded"), "{first:?}\n{}", agent.log());
+    let runs = rows(&control, "SELECT * FROM replibyte.runs").await;
+    assert!(runs.iter().any(|r| r[3].as_deref() == Some("skipped")), "{runs:?}");
+
+    // Retention keeps only the newest dump.
+    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let second = finished_run(&agent, &control, "dump", Duration::from_secs(120)).await;
+    assert_ne!(first[5], second[5]);
+    let dumps = rows(&control, "SELECT * FROM replibyte.dumps").await;
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_eq!(dumps[0][0], second[5]);
+
+    control.simple_query("CALL replibyte.restore_now()").await.unwrap();
+    let restore = finished_run(&agent, &control, "restore", Duration::from_secs(120)).await;
+    assert_eq!(restore[3].as_deref(), Some("succeeded"), "{restore:?}\n{}", agent.log());
+    assert_identical(&source, &target).await;
+    // The same dump again: nothing to do.
+    control.simple_query("CALL replibyte.restore_now()").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = finished_run(&agent, &control, "restore", Duration::from_secs(60)).await;
+    assert_eq!(again[3].as_deref(), Some("skipped"), "{again:?}");
+
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_is_retried_recorded_and_later_runs_succeed() {
+    let source = unique_name("agent_down_src");
+    let target = unique_name("agent_down_dst");
+    let ws = Workspace::new();
+    let port = free_port();
+    let config = agent_config(&ws, &source, &target, port, &format!("  cron: \"{NEVER}\"\n"), NEVER);
+    let agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+
+    // The source database does not exist yet: both attempts fail.
+    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let failed = finished_run(&agent, &control, "dump", Duration::from_secs(60)).await;
+    assert_eq!(failed[3].as_deref(), Some("failed"), "{failed:?}");
+    assert!(failed[4].as_deref().unwrap_or_default().contains("does not exist"), "{failed:?}");
+    assert!(agent.log().contains("attempt 1 failed, retrying"), "{}", agent.log());
+
+    load_fixture(&source, "sample.sql").await;
+    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let succeeded = finished_run(&agent, &control, "dump", Duration::from_secs(60)).await;
+    assert_eq!(succeeded[3].as_deref(), Some("succeeded"), "{succeeded:?}\n{}", agent.log());
+    drop_database(&source).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_dump_leaves_no_complete_dump() {
+    let source = unique_name("agent_term_src");
+    let target = unique_name("agent_term_dst");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let port = free_port();
+    let extra = format!("  cron: \"{NEVER}\"\n  segment_size_mib: 1\n  jobs: 1\n");
+    let config = agent_config(&ws, &source, &target, port, &extra, NEVER);
+    let mut agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let bridge = ws.bridge_path();
+    wait_for("segments of the running dump", || {
+        walk(&bridge).iter().filter(|p| p.to_string_lossy().ends_with(".bin.zst")).count() > 2
+    });
+    drop(control);
+    let status = agent.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}\n{}", agent.log());
+
+    let listed = stdout(&run_ok(&config, &["dump", "list", "--json"]));
+    assert!(!listed.contains("\"complete\""), "a cancelled dump is listed as complete: {listed}");
+    assert!(
+        walk(&bridge).iter().all(|p| !p.to_string_lossy().ends_with(".bin.zst")),
+        "segments of the cancelled dump remain"
+    );
+    drop_database(&source).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_restore_leaves_the_destination_as_it_was() {
+    let source = unique_name("agent_termr_src");
+    let target = unique_name("agent_termr_dst");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let port = free_port();
+    let config = agent_config(&ws, &source, &target, port, &format!("  cron: \"{NEVER}\"\n  jobs: 1\n"), NEVER);
+    run_ok(&config, &["dump"]);
+    run_ok(&config, &["restore"]);
+    let client = server().connect(&source).await;
+    client.batch_execute("UPDATE small SET label = 'changed' WHERE id = 1").await.unwrap();
+    run_ok(&config, &["dump"]);
+    client.batch_execute("UPDATE small SET label = 'row 1' WHERE id = 1").await.unwrap();
+
+    let mut agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+    control.simple_query("CALL replibyte.restore_now()").await.unwrap();
+    let admin = server().connect("postgres").await;
+    let pattern = format!("{target}_rb_new_%");
+    let start = Instant::now();
+    while admin
+        .query("SELECT 1 FROM pg_stat_activity WHERE datname LIKE $1 AND query LIKE 'COPY%'", &[&pattern])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "the restore never started loading\n{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(control);
+    let status = agent.terminate(Duration::from_secs(15));
+    assert!(status.success(), "exit status {status}\n{}", agent.log());
+
+    assert_identical(&source, &target).await;
+    let leftovers = admin.query("SELECT datname FROM pg_database WHERE datname LIKE $1", &[&pattern]).await.unwrap();
+    assert!(leftovers.is_empty(), "the cancelled restore's database was not dropped");
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[test]
+fn a_control_port_open_to_the_network_needs_a_password() {
+    let ws = Workspace::new();
+    let config = ws.write(
+        "open.yaml",
+        "bind: 0.0.0.0\nsource:\n  connection_uri: postgres://u@127.0.0.1:1/db\n  cron: \"0 3 * * *\"\n",
+    );
+    let out = replibyte(&config, &["agent"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("control.password") && err.lines().count() == 1, "{err}");
+
+    let nothing = ws.write("nothing.yaml", "source:\n  connection_uri: postgres://u@127.0.0.1:1/db\n");
+    let out = replibyte(&nothing, &[]).output().unwrap();
+    assert!(stderr(&out).contains("nothing to schedule"), "{}", stderr(&out));
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A second server, for copies between servers.
+export REPLIBYTE_SECOND_PGPORT=54330
+scripts/pg.sh start "$REPLIBYTE_SECOND_PGPORT" >/dev/null
 eval "$(scripts/pg.sh start)"
 eval "$(scripts/s3.sh start)"
 

@@ -200,7 +200,7 @@ impl Runner {
 
     async fn dump_once(&self) -> Result<Done, Failure> {
         let source = self.config.source().map_err(Failure::from_error)?;
-        let options = DumpOptions::from_config(source, &self.config.path, None);
+        let options = DumpOptions::from_config(source, &self.config.path, None).map_err(Failure::from_error)?;
         let manifest = dump::run(
             &source.connection_uri,
             self.bridge.clone(),

@@ -5,9 +5,11 @@
 //! stream in and out through [`ObjectWriter`] and [`ObjectReader`], so no
 //! object is ever held whole in memory.
 
+pub mod encrypted;
 mod local;
 mod s3;
 
+pub use encrypted::EncryptedBridge;
 pub use local::LocalBridge;
 pub use s3::{S3Bridge, S3Settings};
 
@@ -98,14 +100,23 @@ pub trait ObjectWriter: Send {
     async fn abort(self: Box<Self>);
 }
 
-/// Opens the bridge a config describes.
+/// Opens the bridge a config describes, behind [`EncryptedBridge`] when
+/// `encryption` is set.
 ///
 /// # Errors
 /// When the store cannot be set up (for instance, a directory that cannot be
-/// created, or an S3 bucket that cannot be reached).
+/// created, or an S3 bucket that cannot be reached), or its encryption does
+/// not match the config (a wrong secret, or none for an encrypted bridge).
 pub async fn open(config: &BridgeConfig) -> Result<Box<dyn Bridge>> {
-    match config {
-        BridgeConfig::Local { path } => Ok(Box::new(LocalBridge::new(path.clone()).await?)),
-        BridgeConfig::S3 { .. } => Ok(Box::new(S3Bridge::connect(S3Settings::try_from(config)?).await?)),
+    let store: Box<dyn Bridge> = match config {
+        BridgeConfig::Local { path, .. } => Box::new(LocalBridge::new(path.clone()).await?),
+        BridgeConfig::S3 { .. } => Box::new(S3Bridge::connect(S3Settings::try_from(config)?).await?),
+    };
+    match config.encryption() {
+        Some(encryption) => Ok(Box::new(EncryptedBridge::open(store, encryption).await?)),
+        None => {
+            encrypted::refuse_if_encrypted(store.as_ref()).await?;
+            Ok(store)
+        }
     }
 }

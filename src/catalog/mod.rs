@@ -13,6 +13,7 @@ mod comments;
 mod constraints;
 mod database;
 mod foreign;
+pub mod globals;
 pub mod graph;
 pub mod model;
 mod namespaces;
@@ -21,6 +22,7 @@ mod query;
 mod relations;
 mod routines;
 mod rules;
+pub mod scope;
 mod types;
 
 use thiserror::Error;

@@ -13,7 +13,7 @@ use crate::progress::Progress;
 pub async fn dump(config: &Config, jobs: Option<usize>) -> Result<()> {
     let source = config.source()?;
     let bridge = open_bridge(config).await?;
-    let options = DumpOptions::from_config(source, &config.path, jobs);
+    let options = DumpOptions::from_config(source, &config.path, jobs).map_err(anyhow::Error::msg)?;
     let cancel = shutdown_on_signal();
     let manifest = dump::run(&source.connection_uri, bridge, &options, &Progress::new("dumped"), &cancel).await?;
     println!("{}", manifest.id);

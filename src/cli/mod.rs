@@ -4,6 +4,7 @@ mod check;
 mod dumps;
 mod logging;
 mod transformers;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,6 +101,16 @@ pub enum DumpAction {
         #[arg(value_parser = parse_dump_id)]
         id: crate::format::DumpId,
     },
+    /// Read a whole dump back and check it against its manifest (every
+    /// object decrypted and decompressed, every checksum and row count, the
+    /// schema files); changes nothing. Lists every problem on stdout.
+    Verify {
+        #[arg(value_parser = parse_dump_id)]
+        id: crate::format::DumpId,
+        /// Segments read in parallel (default: the number of CPU cores).
+        #[arg(short, long)]
+        jobs: Option<usize>,
+    },
     /// Delete old dumps (and leftovers of failed ones). A dump is kept when
     /// any rule keeps it; the newest complete dump is always kept.
     Prune {
@@ -141,6 +152,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Transformer { .. }) => unreachable!("handled before the config is read"),
         Some(Command::Dump { action: Some(DumpAction::List { json }), .. }) => dumps::list(&config, json).await,
         Some(Command::Dump { action: Some(DumpAction::Delete { id }), .. }) => dumps::delete(&config, &id).await,
+        Some(Command::Dump { action: Some(DumpAction::Verify { id, jobs }), .. }) => {
+            verify::verify(&config, &id, jobs).await
+        }
         Some(Command::Dump { action: Some(DumpAction::Prune { keep_last, keep_days }), .. }) => {
             dumps::prune(&config, &RetentionPolicy { keep_last, keep_days }).await
         }

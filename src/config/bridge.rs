@@ -14,6 +14,7 @@ pub enum BridgeConfig {
     Local {
         #[serde(default = "default_local_path")]
         path: PathBuf,
+        encryption: Option<EncryptionConfig>,
     },
     /// A bucket of AWS S3 or of any S3-compatible store (docs/S3.md).
     S3 {
@@ -35,12 +36,58 @@ pub enum BridgeConfig {
         /// name. Default: on with a custom `endpoint` (what MinIO and
         /// SeaweedFS need), off for AWS.
         force_path_style: Option<bool>,
+        encryption: Option<EncryptionConfig>,
     },
+}
+
+/// `bridge.encryption`: encrypt every object client-side (docs/SECURITY.md).
+/// Exactly one of the two, best taken from the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawEncryption")]
+pub enum EncryptionConfig {
+    /// A passphrase (`passphrase: $REPLIBYTE_PASSPHRASE`).
+    Passphrase(Secret),
+    /// An age identity, `AGE-SECRET-KEY-1…` as `age-keygen` makes it
+    /// (`key: $REPLIBYTE_AGE_KEY`).
+    Key(Secret),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncryption {
+    passphrase: Option<Secret>,
+    key: Option<Secret>,
+}
+
+impl TryFrom<RawEncryption> for EncryptionConfig {
+    type Error = String;
+
+    fn try_from(raw: RawEncryption) -> Result<Self, String> {
+        let (name, config) = match (raw.passphrase, raw.key) {
+            (Some(passphrase), None) => ("passphrase", EncryptionConfig::Passphrase(passphrase)),
+            (None, Some(key)) => ("key", EncryptionConfig::Key(key)),
+            _ => return Err("encryption takes exactly one of `passphrase` or `key`".to_string()),
+        };
+        let (EncryptionConfig::Passphrase(secret) | EncryptionConfig::Key(secret)) = &config;
+        if secret.expose().trim().is_empty() {
+            return Err(format!("encryption.{name} is empty"));
+        }
+        Ok(config)
+    }
+}
+
+impl BridgeConfig {
+    /// How objects are encrypted, if they are.
+    pub fn encryption(&self) -> Option<&EncryptionConfig> {
+        match self {
+            BridgeConfig::Local { encryption, .. } | BridgeConfig::S3 { encryption, .. } => encryption.as_ref(),
+        }
+    }
 }
 
 impl Default for BridgeConfig {
     fn default() -> Self {
-        BridgeConfig::Local { path: default_local_path() }
+        BridgeConfig::Local { path: default_local_path(), encryption: None }
     }
 }
 
@@ -83,6 +130,27 @@ mod tests {
         assert!(matches!(config, BridgeConfig::S3 { prefix: None, endpoint: None, access_key_id: None, .. }));
         assert!(parse("type: s3\n").unwrap_err().contains("missing field `bucket`"));
         assert!(parse("type: s3\nbucket: b\nsecret_key: x\n").unwrap_err().contains("unknown field `secret_key`"));
+    }
+
+    #[test]
+    fn encryption_takes_one_secret_and_never_shows_it() {
+        std::env::set_var("REPLIBYTE_TEST_PASSPHRASE", "correct horse 81c2");
+        let config = parse("type: local\nencryption:\n  passphrase: $REPLIBYTE_TEST_PASSPHRASE\n").unwrap();
+        let Some(EncryptionConfig::Passphrase(secret)) = config.encryption() else {
+            panic!("no passphrase: {config:?}");
+        };
+        assert_eq!(secret.expose(), "correct horse 81c2");
+        assert!(!format!("{config:?}").contains("correct horse"), "secret shown in Debug");
+        let s3 = parse("type: s3\nbucket: b\nencryption: {key: AGE-SECRET-KEY-1XYZ}\n").unwrap();
+        assert!(matches!(s3.encryption(), Some(EncryptionConfig::Key(_))));
+        assert!(parse("type: local\n").unwrap().encryption().is_none());
+
+        let both = parse("type: local\nencryption: {passphrase: a, key: b}\n").unwrap_err();
+        assert!(both.contains("exactly one"), "{both}");
+        assert!(parse("type: local\nencryption: {}\n").unwrap_err().contains("exactly one"));
+        assert!(parse("type: local\nencryption: {passphrase: ''}\n").unwrap_err().contains("is empty"));
+        let typo = parse("type: local\nencryption: {pasphrase: a}\n").unwrap_err();
+        assert!(typo.contains("unknown field `pasphrase`"), "{typo}");
     }
 
     #[test]

@@ -13,4 +13,7 @@ pub struct DestinationConfig {
     pub jobs: Option<usize>,
     /// Agent mode: when to restore the latest dump (5-field cron).
     pub cron: Option<String>,
+    /// New names for restored databases: `{source_name: destination_name}`.
+    #[serde(default)]
+    pub database_names: std::collections::BTreeMap<String, String>,
 }

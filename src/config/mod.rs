@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-pub use bridge::BridgeConfig;
+pub use bridge::{BridgeConfig, EncryptionConfig};
 pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
-pub use source::SourceConfig;
+pub use source::{Databases, SourceConfig};
 pub use transformers::{line_of, ColumnTransformer, PathStep, TableTransformers};
 pub use uri::ConnectionUri;
 
@@ -172,14 +172,14 @@ mod tests {
         let source = config.source().unwrap();
         assert_eq!(source.transformers[0].schema, "public");
         assert_eq!(source.transformers[0].columns[0].transformer, "random");
-        assert!(matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("/tmp/x")));
+        assert!(matches!(&config.bridge, BridgeConfig::Local { path, .. } if path == Path::new("/tmp/x")));
         assert!(!format!("{config:?}").contains(":pw@"), "password shown in Debug");
     }
 
     #[test]
     fn no_bridge_means_the_local_default() {
         let config = parse("destination:\n  connection_uri: postgres://h/db\n").unwrap();
-        assert!(matches!(&config.bridge, BridgeConfig::Local { path } if path == Path::new("./replibyte-data")));
+        assert!(matches!(&config.bridge, BridgeConfig::Local { path, .. } if path == Path::new("./replibyte-data")));
         assert!(config.source().unwrap_err().to_string().contains("needs a `source` section"));
     }
 

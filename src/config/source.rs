@@ -27,4 +27,50 @@ pub struct SourceConfig {
     pub cron: Option<String>,
     /// Which dumps to keep; applied after each successful dump of the agent.
     pub retention: Option<crate::format::retention::RetentionPolicy>,
+    /// Which databases to dump: absent for the URI's, a list, or `all`.
+    #[serde(default)]
+    pub databases: Databases,
+    /// Also dump roles and their memberships (never passwords).
+    #[serde(default)]
+    pub globals: bool,
+    /// Only these tables (`schema.table` globs) and what they need.
+    #[serde(default)]
+    pub only_tables: Vec<String>,
+    /// Everything but these tables (and what depends on them).
+    #[serde(default)]
+    pub skip_tables: Vec<String>,
+    /// These tables' structure without their rows.
+    #[serde(default)]
+    pub skip_data: Vec<String>,
+}
+
+/// `source.databases`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Databases {
+    /// The database the connection URI names.
+    #[default]
+    FromUri,
+    /// Every connectable, non-template database of the server.
+    All,
+    /// These, by name.
+    Named(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Databases {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(word) if word == "all" => Ok(Databases::All),
+            Raw::Word(name) => Ok(Databases::Named(vec![name])),
+            Raw::List(names) if names.is_empty() => {
+                Err(serde::de::Error::custom("databases: an empty list; leave it out to dump the URI's database"))
+            }
+            Raw::List(names) => Ok(Databases::Named(names)),
+        }
+    }
 }

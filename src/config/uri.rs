@@ -7,29 +7,35 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer};
 
 use super::Expanded;
+use crate::pg::tls::TlsSettings;
 
 /// A connection URI (or `key=value` string) as libpq accepts it.
 #[derive(Clone)]
 pub struct ConnectionUri {
-    text: String,
     config: tokio_postgres::Config,
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey`: read here, as
+    /// tokio-postgres only knows part of them.
+    tls: TlsSettings,
 }
 
 impl ConnectionUri {
     /// Parses a connection string.
     ///
     /// # Errors
-    /// A string tokio-postgres cannot read; the message does not repeat the
-    /// string, which may hold a password.
+    /// A string tokio-postgres cannot read, or TLS settings that make no
+    /// sense; the message does not repeat the string, which may hold a
+    /// password.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config = tokio_postgres::Config::from_str(text)
+        let (rest, tls) = TlsSettings::extract(text).map_err(|e| format!("connection_uri: {e}"))?;
+        let mut config = tokio_postgres::Config::from_str(&rest)
             .map_err(|e| format!("connection_uri is not a valid PostgreSQL URI ({e}); expected postgres://user:password@host:port/database"))?;
         if config.get_hosts().is_empty() {
             return Err(
                 "connection_uri names no host; expected postgres://user:password@host:port/database".to_string()
             );
         }
-        Ok(ConnectionUri { text: text.to_string(), config })
+        config.ssl_mode(tls.mode.negotiation());
+        Ok(ConnectionUri { config, tls })
     }
 
     /// The parsed settings.
@@ -42,16 +48,16 @@ impl ConnectionUri {
         self.config.get_dbname()
     }
 
-    /// The raw text (with its password): only for handing to a connector.
-    pub fn expose(&self) -> &str {
-        &self.text
+    /// How the connection uses TLS.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     /// The same server with another database.
     pub fn with_database(&self, database: &str) -> ConnectionUri {
         let mut config = self.config.clone();
         config.dbname(database);
-        ConnectionUri { text: self.text.clone(), config }
+        ConnectionUri { config, tls: self.tls.clone() }
     }
 
     /// `host:port` for messages: no user, no password.
@@ -93,5 +99,16 @@ mod tests {
         assert_eq!(uri.database(), Some("app"));
         assert!(!format!("{uri:?}").contains("s3cret"));
         assert_eq!(uri.with_database("postgres").database(), Some("postgres"));
+    }
+
+    #[test]
+    fn tls_settings_are_read_beside_what_tokio_postgres_knows() {
+        use crate::pg::tls::SslMode;
+        let uri = ConnectionUri::parse("postgres://u:s3cret@h/app?sslmode=verify-full&sslrootcert=/ca.pem").unwrap();
+        assert_eq!(uri.tls().mode, SslMode::VerifyFull);
+        assert_eq!(uri.config().get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        assert_eq!(uri.with_database("other").tls(), uri.tls());
+        let err = ConnectionUri::parse("postgres://u:s3cret@h/app?sslmode=nope").unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

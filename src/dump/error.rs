@@ -19,6 +19,8 @@ pub enum DumpError {
     Transform(#[from] RulesError),
     #[error("{what}: {message}")]
     Query { what: String, message: String },
+    #[error("source.{message}")]
+    Scope { message: String },
     #[error("table {table}: {message}")]
     Table { table: String, message: String },
     #[error(transparent)]

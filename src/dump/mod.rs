@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::bridge::Bridge;
+use crate::catalog::scope::Scope;
 use crate::catalog::{self, TableData};
-use crate::config::{ConnectionUri, SourceConfig};
+use crate::config::{ConnectionUri, Databases, SourceConfig};
 use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
 use crate::progress::Progress;
@@ -42,13 +43,22 @@ pub struct DumpOptions {
     pub rules: Rules,
     /// Tables at least this large are read in page ranges in parallel.
     pub split_bytes: i64,
+    /// Which databases.
+    pub databases: Databases,
+    /// Also roles and memberships.
+    pub globals: bool,
+    /// Which tables, and which without rows.
+    pub scope: Scope,
 }
 
 impl DumpOptions {
     /// The options `source` asks for; `jobs` (from the command line)
     /// overrides `source.jobs`, and both default to the CPU count.
     /// `config_path` names the file in transformer errors.
-    pub fn from_config(source: &SourceConfig, config_path: &Path, jobs: Option<usize>) -> Self {
+    ///
+    /// # Errors
+    /// A malformed table pattern.
+    pub fn from_config(source: &SourceConfig, config_path: &Path, jobs: Option<usize>) -> Result<Self, String> {
         let mut segment = SegmentOptions::default();
         if let Some(mib) = source.segment_size_mib {
             segment.max_raw_bytes = mib.max(1) * 1024 * 1024;
@@ -57,12 +67,17 @@ impl DumpOptions {
             segment.zstd_level = level;
         }
         let split_bytes = source.split_table_mib.map_or(parts::SPLIT_BYTES, |mib| (mib.max(1) * 1024 * 1024) as i64);
-        DumpOptions {
+        let scope = Scope::new(&source.only_tables, &source.skip_tables, &source.skip_data)
+            .map_err(|e| format!("{}: source.{e}", config_path.display()))?;
+        Ok(DumpOptions {
             jobs: crate::jobs_or_default(jobs.or(source.jobs)),
             segment,
             rules: Rules::new(source, config_path),
             split_bytes,
-        }
+            databases: source.databases.clone(),
+            globals: source.globals,
+            scope,
+        })
     }
 }
 
@@ -105,15 +120,89 @@ async fn dump(
     options: &DumpOptions,
     progress: &Progress,
 ) -> Result<Manifest, DumpError> {
+    let names = database_names(source, &options.databases).await?;
+    let mut databases = Vec::new();
+    let mut schema_bytes = 0;
+    let mut server_version = String::new();
+    for name in &names {
+        let uri = name.as_ref().map_or_else(|| source.clone(), |n| source.with_database(n));
+        let (entry, bytes, version) = dump_database(&uri, id, bridge.clone(), options, progress).await?;
+        databases.push(entry);
+        schema_bytes += bytes;
+        server_version = version;
+    }
+    let globals_key = if options.globals {
+        let client = pg::connect(source, "replibyte dump").await?;
+        let globals = catalog::globals::read(&client).await?;
+        let (key, bytes) = store::write_globals(bridge.as_ref(), id, &globals).await?;
+        schema_bytes += bytes;
+        info!(dump = %id, roles = globals.roles.len(), "roles dumped (without passwords)");
+        Some(key)
+    } else {
+        None
+    };
+
+    let totals = Manifest::compute_totals(&databases, schema_bytes);
+    let manifest = Manifest {
+        format: format::FORMAT_NAME.to_string(),
+        format_version: format::FORMAT_VERSION,
+        id: id.clone(),
+        created_at: id.started_at().unwrap_or_else(Utc::now),
+        finished_at: Utc::now(),
+        replibyte_version: env!("CARGO_PKG_VERSION").to_string(),
+        source_server_version: server_version,
+        transformers_fingerprint: options.rules.fingerprint(),
+        globals_key,
+        databases,
+        totals,
+    };
+    store::commit(bridge.as_ref(), &manifest).await?;
+    info!(dump = %id, tables = manifest.totals.tables, rows = manifest.totals.rows, stored_bytes = manifest.totals.stored_bytes, "dump complete");
+    Ok(manifest)
+}
+
+/// The databases to dump: `None` for "the one the URI names".
+async fn database_names(source: &ConnectionUri, databases: &Databases) -> Result<Vec<Option<String>>, DumpError> {
+    match databases {
+        Databases::FromUri => Ok(vec![None]),
+        Databases::Named(names) => Ok(names.iter().cloned().map(Some).collect()),
+        Databases::All => {
+            let client = pg::connect(source, "replibyte dump").await?;
+            let sql =
+                "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname";
+            let rows = client.query(sql, &[]).await.map_err(|e| DumpError::query("listing databases", &e))?;
+            Ok(rows.iter().map(|r| Some(r.get(0))).collect())
+        }
+    }
+}
+
+/// Dumps one database in its own snapshot; returns its manifest entry, the
+/// size of its schema file and the server's version.
+async fn dump_database(
+    source: &ConnectionUri,
+    id: &DumpId,
+    bridge: Arc<dyn Bridge>,
+    options: &DumpOptions,
+    progress: &Progress,
+) -> Result<(DatabaseEntry, u64, String), DumpError> {
     let coordinator = pg::connect(source, "replibyte dump").await?;
-    info!(dump = %id, source = %source.server(), "dump started");
+    info!(dump = %id, source = %source.server(), database = source.database().unwrap_or_default(), "dump started");
     let snapshot = begin_snapshot(&coordinator).await?;
     lock_tables(&coordinator).await?;
     let server_version =
         query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
-    let (schema, warnings) = catalog::read(&coordinator).await?;
+    let (mut schema, warnings) = catalog::read(&coordinator).await?;
     for warning in &warnings {
         warn!("{warning}");
+    }
+    if !options.scope.is_everything() {
+        let applied = options.scope.apply(&mut schema).map_err(|message| DumpError::Scope { message })?;
+        info!(
+            database = %schema.database.name,
+            objects_left_out = applied.objects_left_out,
+            tables_without_rows = applied.tables_without_data,
+            "scope applied"
+        );
     }
     let plans = options.rules.plan(&coordinator, &schema.tables).await?;
     if !plans.is_empty() {
@@ -137,24 +226,7 @@ async fn dump(
     .await?;
     // The snapshot must outlive every worker's import; end it only now.
     coordinator.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
-
-    let databases = vec![DatabaseEntry { name: database, schema_key, tables }];
-    let totals = Manifest::compute_totals(&databases, schema_bytes);
-    let manifest = Manifest {
-        format: format::FORMAT_NAME.to_string(),
-        format_version: format::FORMAT_VERSION,
-        id: id.clone(),
-        created_at: id.started_at().unwrap_or_else(Utc::now),
-        finished_at: Utc::now(),
-        replibyte_version: env!("CARGO_PKG_VERSION").to_string(),
-        source_server_version: server_version,
-        transformers_fingerprint: options.rules.fingerprint(),
-        databases,
-        totals,
-    };
-    store::commit(bridge.as_ref(), &manifest).await?;
-    info!(dump = %id, tables = manifest.totals.tables, rows = manifest.totals.rows, stored_bytes = manifest.totals.stored_bytes, "dump complete");
-    Ok(manifest)
+    Ok((DatabaseEntry { name: database, schema_key, tables }, schema_bytes, server_version))
 }
 
 /// Opens the dump's transaction and exports its snapshot.

@@ -25,6 +25,9 @@ pub struct Manifest {
     /// Fingerprint of the transformer config (never the secret), or `None`
     /// when nothing was transformed.
     pub transformers_fingerprint: Option<String>,
+    /// Key of the roles and memberships, when `source.globals` was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals_key: Option<String>,
     pub databases: Vec<DatabaseEntry>,
     pub totals: Totals,
 }

@@ -15,6 +15,7 @@ mod index;
 mod manifest;
 pub mod retention;
 pub mod store;
+pub mod verify;
 
 pub use id::DumpId;
 pub use index::{DumpSummary, Index};
@@ -38,6 +39,10 @@ pub mod keys {
 
     pub fn dump_dir(id: &DumpId) -> String {
         format!("{id}/")
+    }
+
+    pub fn globals(id: &DumpId) -> String {
+        format!("{id}/globals.json")
     }
 
     pub fn schema(id: &DumpId, database: &str) -> String {

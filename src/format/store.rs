@@ -11,6 +11,7 @@ use thiserror::Error;
 use super::index::DumpSummary;
 use super::{keys, DumpId, Index, Manifest};
 use crate::bridge::{Bridge, BridgeError};
+use crate::catalog::globals::Globals;
 use crate::catalog::DatabaseSchema;
 
 #[derive(Debug, Error)]
@@ -64,11 +65,35 @@ pub async fn write_schema(
     Ok((key, size))
 }
 
+/// Stores the roles and memberships; returns the key and size.
+///
+/// # Errors
+/// A failing bridge.
+pub async fn write_globals(bridge: &dyn Bridge, id: &DumpId, globals: &Globals) -> Result<(String, u64), StoreError> {
+    let key = keys::globals(id);
+    let body = to_json(globals);
+    let size = body.len() as u64;
+    bridge.put(&key, body).await?;
+    Ok((key, size))
+}
+
+/// Reads the roles and memberships of a dump.
+///
+/// # Errors
+/// A failing bridge or a malformed file.
+pub async fn read_globals(bridge: &dyn Bridge, key: &str) -> Result<Globals, StoreError> {
+    read_json(bridge, key).await
+}
+
 /// Reads a schema model.
 ///
 /// # Errors
 /// A failing bridge or a malformed file.
 pub async fn read_schema(bridge: &dyn Bridge, key: &str) -> Result<DatabaseSchema, StoreError> {
+    read_json(bridge, key).await
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(bridge: &dyn Bridge, key: &str) -> Result<T, StoreError> {
     let bytes = bridge.get(key).await?;
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
         store: bridge.describe(),

@@ -1,9 +1,11 @@
-//! Talking to PostgreSQL: connections, session settings, quoting, errors.
+//! Talking to PostgreSQL: connections (over TLS as the URI asks, see
+//! [`tls`]), session settings, quoting, errors.
 
 pub mod ident;
+pub mod tls;
 
 use thiserror::Error;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::config::ConnectionUri;
 
@@ -36,11 +38,12 @@ const SESSION_SETTINGS: &str = "SET search_path = ''; \
     SET check_function_bodies = off; \
     SET client_min_messages = warning";
 
-/// Opens a connection with replibyte's session settings.
+/// Opens a connection with replibyte's session settings, over TLS as the
+/// URI's `sslmode` asks.
 ///
 /// # Errors
-/// When the server cannot be reached or refuses the login; the message names
-/// the server and database, never the password.
+/// When the server cannot be reached, fails the TLS checks or refuses the
+/// login; the message names the server and database, never the password.
 pub async fn connect(uri: &ConnectionUri, application_name: &str) -> Result<Client, ConnectError> {
     let mut config = uri.config().clone();
     config.application_name(application_name);
@@ -49,7 +52,8 @@ pub async fn connect(uri: &ConnectionUri, application_name: &str) -> Result<Clie
         database: uri.database().unwrap_or_default().to_string(),
         message,
     };
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| fail(error_message(&e)))?;
+    let tls = tls::connector(uri.tls()).map_err(|e| fail(e.to_string()))?;
+    let (client, connection) = config.connect(tls).await.map_err(|e| fail(error_message(&e)))?;
     tokio::spawn(async move {
         // The connection ends when the client is dropped; an error here is
         // also reported to whoever uses the client.

@@ -10,6 +10,7 @@
 
 mod database;
 mod error;
+mod globals;
 mod load;
 mod objects;
 mod schedule;
@@ -17,6 +18,7 @@ mod workers;
 
 pub use error::RestoreError;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tracing::info;
@@ -35,13 +37,18 @@ use tokio_util::sync::CancellationToken;
 pub struct RestoreOptions {
     /// Connections loading segments and building indexes in parallel.
     pub jobs: usize,
+    /// New names for restored databases, by source name.
+    pub database_names: BTreeMap<String, String>,
 }
 
 impl RestoreOptions {
     /// The options the config asks for; `jobs` (from the command line)
     /// overrides `destination.jobs`, and both default to the CPU count.
     pub fn from_config(destination: &DestinationConfig, jobs: Option<usize>) -> Self {
-        RestoreOptions { jobs: crate::jobs_or_default(jobs.or(destination.jobs)) }
+        RestoreOptions {
+            jobs: crate::jobs_or_default(jobs.or(destination.jobs)),
+            database_names: destination.database_names.clone(),
+        }
     }
 }
 
@@ -64,9 +71,12 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<Manifest, RestoreError> {
     let manifest = store::resolve(bridge.as_ref(), which).await?;
+    if let Some(key) = &manifest.globals_key {
+        globals::restore(destination, &store::read_globals(bridge.as_ref(), key).await?).await?;
+    }
     for entry in &manifest.databases {
         let schema = Arc::new(store::read_schema(bridge.as_ref(), &entry.schema_key).await?);
-        let target = destination.database().unwrap_or(&entry.name).to_string();
+        let target = target_name(destination, options, &manifest, &entry.name);
         let maintenance = database::Maintenance::connect(destination, &target).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
         let fresh = maintenance.create_fresh(&target, &schema.database).await?;
@@ -109,6 +119,19 @@ pub async fn run(
     }
     info!(dump = %manifest.id, rows = manifest.totals.rows, "restore complete");
     Ok(manifest)
+}
+
+/// The name a dumped database gets on the destination: the one
+/// `database_names` gives; else, for a dump of one database, the one the
+/// destination URI names; else its own.
+fn target_name(destination: &ConnectionUri, options: &RestoreOptions, manifest: &Manifest, source: &str) -> String {
+    if let Some(name) = options.database_names.get(source) {
+        return name.clone();
+    }
+    match destination.database() {
+        Some(name) if manifest.databases.len() == 1 => name.to_string(),
+        _ => source.to_string(),
+    }
 }
 
 /// The id of the dump the destination database was last restored from, if

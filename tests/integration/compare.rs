@@ -9,7 +9,7 @@ use std::process::Command;
 
 use regex::Regex;
 
-use super::harness::{pg_tool, server};
+use super::harness::{pg_tool, server, Server};
 
 /// Session settings under which rows are rendered as text for checksums, so
 /// both sides render the same values the same way.
@@ -19,8 +19,13 @@ const RENDER_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC';
 /// Everything that differs between the two databases; empty when B is a
 /// faithful copy of A.
 pub async fn differences(a: &str, b: &str) -> Vec<String> {
+    differences_between(&server(), a, &server(), b).await
+}
+
+/// [`differences`] for databases on two servers.
+pub async fn differences_between(server_a: &Server, a: &str, server_b: &Server, b: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let (schema_a, schema_b) = (schema(a), schema(b));
+    let (schema_a, schema_b) = (schema(server_a, a), schema(server_b, b));
     if schema_a != schema_b {
         let a_lines: Vec<&str> = schema_a.lines().collect();
         let b_lines: Vec<&str> = schema_b.lines().collect();
@@ -38,7 +43,7 @@ pub async fn differences(a: &str, b: &str) -> Vec<String> {
             out.push("schema: same statements in a different order".to_string());
         }
     }
-    let (data_a, data_b) = (data(a).await, data(b).await);
+    let (data_a, data_b) = (data(server_a, a).await, data(server_b, b).await);
     for (name, value) in &data_a {
         match data_b.iter().find(|(n, _)| n == name) {
             None => out.push(format!("{name}: missing in {b}")),
@@ -65,8 +70,7 @@ pub async fn assert_identical(a: &str, b: &str) {
 }
 
 /// `pg_dump --schema-only`, normalized.
-fn schema(database: &str) -> String {
-    let s = server();
+fn schema(s: &Server, database: &str) -> String {
     let output = Command::new(pg_tool("pg_dump"))
         .args(["--schema-only", "-h", &s.host, "-p", &s.port.to_string(), "-U", &s.user, "-d", database])
         .env("PGPASSWORD", &s.password)
@@ -81,8 +85,8 @@ fn schema(database: &str) -> String {
 }
 
 /// `(relation or sequence, "rows checksum" or value)`, sorted.
-async fn data(database: &str) -> Vec<(String, String)> {
-    let client = server().connect(database).await;
+async fn data(s: &Server, database: &str) -> Vec<(String, String)> {
+    let client = s.connect(database).await;
     client.batch_execute(RENDER_SETTINGS).await.unwrap();
     let relations = client
         .query(

@@ -36,6 +36,14 @@ pub fn server() -> Server {
     }
 }
 
+/// The second test server (`REPLIBYTE_SECOND_PGPORT`), for copies from one
+/// server to another.
+pub fn second_server() -> Server {
+    let port = std::env::var("REPLIBYTE_SECOND_PGPORT")
+        .unwrap_or_else(|_| panic!("REPLIBYTE_SECOND_PGPORT is not set: run the tests through scripts/test.sh"));
+    Server { port: port.parse().expect("a port number"), ..server() }
+}
+
 impl Server {
     pub fn uri(&self, database: &str) -> String {
         format!("postgres://{}:{}@{}:{}/{}", self.user, self.password, self.host, self.port, database)

@@ -7,4 +7,6 @@ mod failures;
 mod harness;
 mod roundtrip;
 mod s3;
+mod scope;
+mod security;
 mod transform;

@@ -27,8 +27,16 @@ impl TryFrom<&BridgeConfig> for S3Settings {
     /// Not an S3 bridge, an empty bucket, an endpoint that is not an
     /// http(s) URL, or only one half of a key pair.
     fn try_from(config: &BridgeConfig) -> Result<Self> {
-        let BridgeConfig::S3 { bucket, prefix, region, endpoint, access_key_id, secret_access_key, force_path_style } =
-            config
+        let BridgeConfig::S3 {
+            bucket,
+            prefix,
+            region,
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            force_path_style,
+            ..
+        } = config
         else {
             return Err(invalid(format!("not an S3 bridge: {config:?}")));
         };

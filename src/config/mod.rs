@@ -9,6 +9,7 @@ mod destination;
 pub mod env;
 mod one_or_list;
 mod source;
+mod subset;
 mod transformers;
 mod uri;
 
@@ -21,6 +22,7 @@ pub use bridge::{BridgeConfig, EncryptionConfig};
 pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
 pub use source::{Databases, SourceConfig};
+pub use subset::{SubsetTable, Unreached};
 pub use transformers::{line_of, ColumnTransformer, PathStep, TableTransformers};
 pub use uri::ConnectionUri;
 

@@ -42,6 +42,12 @@ pub struct SourceConfig {
     /// These tables' structure without their rows.
     #[serde(default)]
     pub skip_data: Vec<String>,
+    /// Only these rows, and every row they need for their foreign keys.
+    #[serde(default)]
+    pub subset: Vec<super::SubsetTable>,
+    /// Tables no subset reaches: `whole` (default) or `empty`.
+    #[serde(default)]
+    pub subset_unreached: super::Unreached,
 }
 
 /// `source.databases`.

@@ -9,6 +9,7 @@
 
 mod error;
 mod parts;
+mod subset;
 mod table;
 
 pub use error::DumpError;
@@ -26,7 +27,7 @@ use tracing::{info, warn};
 use crate::bridge::Bridge;
 use crate::catalog::scope::Scope;
 use crate::catalog::{self, TableData};
-use crate::config::{ConnectionUri, Databases, SourceConfig};
+use crate::config::{ConnectionUri, Databases, SourceConfig, SubsetTable, Unreached};
 use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
 use crate::progress::Progress;
@@ -49,6 +50,9 @@ pub struct DumpOptions {
     pub globals: bool,
     /// Which tables, and which without rows.
     pub scope: Scope,
+    /// Which rows, when only some.
+    pub subset: Vec<SubsetTable>,
+    pub subset_unreached: Unreached,
 }
 
 impl DumpOptions {
@@ -69,6 +73,9 @@ impl DumpOptions {
         let split_bytes = source.split_table_mib.map_or(parts::SPLIT_BYTES, |mib| (mib.max(1) * 1024 * 1024) as i64);
         let scope = Scope::new(&source.only_tables, &source.skip_tables, &source.skip_data)
             .map_err(|e| format!("{}: source.{e}", config_path.display()))?;
+        for entry in &source.subset {
+            entry.validate().map_err(|e| format!("{}: source.{e}", config_path.display()))?;
+        }
         Ok(DumpOptions {
             jobs: crate::jobs_or_default(jobs.or(source.jobs)),
             segment,
@@ -77,6 +84,8 @@ impl DumpOptions {
             databases: source.databases.clone(),
             globals: source.globals,
             scope,
+            subset: source.subset.clone(),
+            subset_unreached: source.subset_unreached,
         })
     }
 }
@@ -187,7 +196,8 @@ async fn dump_database(
 ) -> Result<(DatabaseEntry, u64, String), DumpError> {
     let coordinator = pg::connect(source, "replibyte dump").await?;
     info!(dump = %id, source = %source.server(), database = source.database().unwrap_or_default(), "dump started");
-    let snapshot = begin_snapshot(&coordinator).await?;
+    // Choosing a subset needs temporary tables, hence a writable session.
+    let snapshot = begin_snapshot(&coordinator, options.subset.is_empty()).await?;
     lock_tables(&coordinator).await?;
     let server_version =
         query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
@@ -208,12 +218,18 @@ async fn dump_database(
     if !plans.is_empty() {
         info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
     }
+    let chosen = if options.subset.is_empty() {
+        HashMap::new()
+    } else {
+        subset::choose(&coordinator, &schema.tables, &options.subset, options.subset_unreached).await?
+    };
     let database = schema.database.name.clone();
     let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
 
     let tables = copy_tables(
         source,
         &coordinator,
+        &chosen,
         &snapshot,
         &database,
         id,
@@ -230,9 +246,10 @@ async fn dump_database(
 }
 
 /// Opens the dump's transaction and exports its snapshot.
-async fn begin_snapshot(client: &Client) -> Result<String, DumpError> {
+async fn begin_snapshot(client: &Client, read_only: bool) -> Result<String, DumpError> {
+    let mode = if read_only { ", READ ONLY" } else { "" };
     client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .batch_execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ{mode}"))
         .await
         .map_err(|e| DumpError::query("starting the snapshot transaction", &e))?;
     query_one(client, "snapshot export", "SELECT pg_catalog.pg_export_snapshot()").await
@@ -263,6 +280,7 @@ async fn query_one(client: &Client, what: &str, sql: &str) -> Result<String, Dum
 async fn copy_tables(
     source: &ConnectionUri,
     coordinator: &Client,
+    chosen: &HashMap<usize, String>,
     snapshot: &str,
     database: &str,
     id: &DumpId,
@@ -273,22 +291,26 @@ async fn copy_tables(
     progress: &Progress,
 ) -> Result<Vec<TableEntry>, DumpError> {
     let pages = page_counts(coordinator, &tables, options).await?;
-    let work = parts::plan(&tables, |t| pages.get(&t).copied(), options.jobs, options.split_bytes);
+    let (own, work): (Vec<_>, Vec<_>) =
+        parts::plan(&tables, |t| pages.get(&t).copied(), options.jobs, options.split_bytes, chosen)
+            .into_iter()
+            .partition(|p| p.needs_coordinator());
     let jobs = options.jobs.clamp(1, work.len().max(1));
     let tables = Arc::new(tables);
     let queue = Arc::new(Mutex::new(VecDeque::from(work)));
+    let context = table::Context {
+        bridge: bridge.clone(),
+        id: id.clone(),
+        database: database.to_string(),
+        segment: options.segment,
+        progress: progress.clone(),
+        plans: plans.clone(),
+    };
     let mut workers = JoinSet::new();
     for _ in 0..jobs {
         let client = pg::connect(source, "replibyte dump worker").await?;
         import_snapshot(&client, snapshot).await?;
-        let context = table::Context {
-            bridge: bridge.clone(),
-            id: id.clone(),
-            database: database.to_string(),
-            segment: options.segment,
-            progress: progress.clone(),
-            plans: plans.clone(),
-        };
+        let context = context.clone();
         let (queue, tables) = (queue.clone(), tables.clone());
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -302,6 +324,16 @@ async fn copy_tables(
         });
     }
     let mut segments_of: Vec<Vec<(usize, Vec<SegmentEntry>)>> = vec![Vec::new(); tables.len()];
+    // The subset's tables, read by the coordinator while the workers run.
+    for part in own {
+        match table::dump(coordinator, &tables[part.table], &part, &context).await {
+            Ok(segments) => segments_of[part.table].push((part.number, segments)),
+            Err(e) => {
+                workers.abort_all();
+                return Err(e);
+            }
+        }
+    }
     while let Some(result) = workers.join_next().await {
         match result {
             Ok(Ok(done)) => {

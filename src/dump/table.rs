@@ -19,6 +19,7 @@ use crate::segment::{Event, SegmentOptions, Segmenter};
 use crate::transform::{Plans, TablePlan};
 
 /// What every table of a dump shares.
+#[derive(Clone)]
 pub struct Context {
     pub bridge: Arc<dyn Bridge>,
     pub id: DumpId,
@@ -43,7 +44,8 @@ pub async fn dump(
 ) -> Result<Vec<SegmentEntry>, DumpError> {
     let name = table.display_name();
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format, part.range);
+    let filter = part.filter();
+    let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format, filter.as_deref());
     let label = if part.of > 1 { format!("{name} [{}/{}]", part.number + 1, part.of) } else { name.clone() };
     let mut task = context.progress.table(&label, part.estimated_bytes.max(0) as u64);
 

@@ -9,4 +9,5 @@ mod roundtrip;
 mod s3;
 mod scope;
 mod security;
+mod subset;
 mod transform;

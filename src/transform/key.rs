@@ -22,14 +22,12 @@
 //! Per value (the hot path): SipHash-2-4 with a 128-bit output, keyed by the
 //! first half of the configuration's key — a pseudo-random function built
 //! for short inputs, several times cheaper than BLAKE3 on them. Its 16 bytes
-//! are the start of the value's stream; the rare value that needs more
-//! continues with ChaCha8 seeded by them and the key's second half.
+//! start the value's stream; a value that needs more continues in counter
+//! mode: SipHash-2-4 under the key's second half of (those 16 bytes ‖ n).
 
 use std::fmt;
 use std::hash::Hasher;
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
 /// The BLAKE3 `derive_key` context of the root key. Changing it changes
@@ -77,9 +75,8 @@ impl Key {
     pub fn draw(&self, input: &[u8]) -> Draw<'_> {
         let mut hasher = SipHasher24::new_with_key(self.0[..16].try_into().expect("16 bytes"));
         hasher.write(input);
-        let mut block = [0u8; BLOCK];
-        block[..16].copy_from_slice(&hasher.finish128().as_bytes());
-        Draw { key: self, rng: None, block, len: 16, pos: 0, pool: 0, pool_range: 0 }
+        let head = hasher.finish128().as_bytes();
+        Draw { key: self, head, counter: 0, block: head, pos: 0, pool: 0, pool_range: 0 }
     }
 }
 
@@ -89,16 +86,17 @@ impl fmt::Debug for Key {
     }
 }
 
-/// Bytes produced per refill of the stream.
-const BLOCK: usize = 64;
+/// Bytes produced per block of the stream.
+const BLOCK: usize = 16;
 
 /// A stream of pseudo-random values derived from one input's keyed hash.
 pub struct Draw<'a> {
     key: &'a Key,
-    /// Set up on the first read past the keyed hash.
-    rng: Option<ChaCha8Rng>,
+    /// The input's keyed hash: the first block, and the seed of the others.
+    head: [u8; BLOCK],
+    /// Blocks produced after the first.
+    counter: u64,
     block: [u8; BLOCK],
-    len: usize,
     pos: usize,
     /// What is left of a 64-bit draw for [`Draw::small`], and how many
     /// values it still spans.
@@ -110,7 +108,7 @@ impl Draw<'_> {
     /// The next 64 bits.
     #[inline]
     pub fn u64(&mut self) -> u64 {
-        if self.pos + 8 > self.len {
+        if self.pos + 8 > BLOCK {
             self.refill();
         }
         let value = u64::from_le_bytes(self.block[self.pos..self.pos + 8].try_into().expect("8 bytes"));
@@ -118,17 +116,12 @@ impl Draw<'_> {
         value
     }
 
-    #[cold]
     fn refill(&mut self) {
-        let (head, key) = (&self.block, &self.key.0);
-        let rng = self.rng.get_or_insert_with(|| {
-            let mut seed = [0u8; 32];
-            seed[..16].copy_from_slice(&head[..16]);
-            seed[16..].copy_from_slice(&key[16..]);
-            ChaCha8Rng::from_seed(seed)
-        });
-        rng.fill_bytes(&mut self.block);
-        self.len = BLOCK;
+        self.counter += 1;
+        let mut hasher = SipHasher24::new_with_key(self.key.0[16..].try_into().expect("16 bytes"));
+        hasher.write(&self.head);
+        hasher.write(&self.counter.to_le_bytes());
+        self.block = hasher.finish128().as_bytes();
         self.pos = 0;
     }
 

@@ -1,24 +1,73 @@
 //! `check`: the config against the live source, before any data moves.
 //!
-//! Connects, reads the catalog (in a read-only snapshot, as a dump does)
-//! and checks every transformer as `dump` would at its start. The problems
-//! are the command's report: one per line on stdout, `file:line: what and
-//! how to fix it`; stderr gets the usual single error line.
+//! Connects to each database of the dump, reads the catalog (in a read-only
+//! snapshot, as a dump does), applies the scope, prints every table to be
+//! dumped with its estimated rows and size, and checks every transformer as
+//! `dump` would at its start. Transformer problems are the command's report:
+//! one per line on stdout, `file:line: what and how to fix it`; stderr gets
+//! the usual single error line.
 
 use anyhow::{bail, Result};
+use indicatif::HumanBytes;
 
-use crate::catalog;
+use crate::catalog::{self, DatabaseSchema};
 use crate::config::Config;
-use crate::pg;
-use crate::transform::{Rules, RulesError};
+use crate::dump::{self, DumpOptions};
+use crate::pg::{self, ident::quote_literal, ident::quote_qualified};
+use crate::transform::RulesError;
 
 pub async fn check(config: &Config) -> Result<()> {
     let source = config.source()?;
-    let rules = Rules::new(source, &config.path);
-    let client = pg::connect(&source.connection_uri, "replibyte check").await?;
-    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
-    let (schema, _) = catalog::read(&client).await?;
-    match rules.plan(&client, &schema.tables).await {
+    let options = DumpOptions::from_config(source, &config.path, None).map_err(anyhow::Error::msg)?;
+    for name in dump::database_names(&source.connection_uri, &options.databases).await? {
+        let uri =
+            name.as_ref().map_or_else(|| source.connection_uri.clone(), |n| source.connection_uri.with_database(n));
+        let client = pg::connect(&uri, "replibyte check").await?;
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        let (mut schema, _) = catalog::read(&client).await?;
+        options.scope.apply(&mut schema).map_err(|e| anyhow::anyhow!("{}: source.{e}", config.path.display()))?;
+        print_estimates(&client, &schema, !options.subset.is_empty()).await?;
+        check_transformers(config, &options, &client, &schema).await?;
+    }
+    Ok(())
+}
+
+/// Every table to dump, with the planner's row estimate and its size.
+async fn print_estimates(client: &tokio_postgres::Client, schema: &DatabaseSchema, subset: bool) -> Result<()> {
+    println!("database {}", schema.database.name);
+    println!("  {:<48} {:>14} {:>12}", "TABLE", "EST. ROWS", "SIZE");
+    let (mut rows, mut bytes) = (0i64, 0i64);
+    for table in &schema.tables {
+        let name = quote_qualified(&table.schema, &table.name);
+        let sql = format!(
+            "SELECT greatest(reltuples, 0)::int8 FROM pg_catalog.pg_class WHERE oid = {}::pg_catalog.regclass",
+            quote_literal(&name)
+        );
+        let estimate: i64 = client.query_one(sql.as_str(), &[]).await?.get(0);
+        println!(
+            "  {:<48} {:>14} {:>12}",
+            table.display_name(),
+            estimate,
+            HumanBytes(table.estimated_bytes.max(0) as u64).to_string()
+        );
+        rows += estimate;
+        bytes += table.estimated_bytes.max(0);
+    }
+    println!("  {} tables, about {rows} rows, {}", schema.tables.len(), HumanBytes(bytes.max(0) as u64));
+    if subset {
+        println!("  (a subset is chosen when the dump runs: these are the tables' full sizes)");
+    }
+    Ok(())
+}
+
+async fn check_transformers(
+    config: &Config,
+    options: &DumpOptions,
+    client: &tokio_postgres::Client,
+    schema: &DatabaseSchema,
+) -> Result<()> {
+    let rules = &options.rules;
+    match rules.plan(client, &schema.tables).await {
         Ok(plans) => {
             println!(
                 "{}: OK ({} tables to dump; {} transformed columns in {} tables)",

@@ -171,7 +171,10 @@ async fn dump(
 }
 
 /// The databases to dump: `None` for "the one the URI names".
-async fn database_names(source: &ConnectionUri, databases: &Databases) -> Result<Vec<Option<String>>, DumpError> {
+///
+/// # Errors
+/// When `all` cannot list the server's databases.
+pub async fn database_names(source: &ConnectionUri, databases: &Databases) -> Result<Vec<Option<String>>, DumpError> {
     match databases {
         Databases::FromUri => Ok(vec![None]),
         Databases::Named(names) => Ok(names.iter().cloned().map(Some).collect()),

@@ -96,6 +96,13 @@ async fn only_skip_and_skip_data_choose_exactly_their_tables_and_rows() {
         ws
     };
 
+    // `check` lists what a dump would carry, with estimates.
+    let ws = Workspace::new();
+    let config = ws.config(&source, "never", "  only_tables: [public.orders, public.cust*]\n");
+    let report = stdout(&run_ok(&config, &["check"]));
+    assert!(report.contains("public.orders") && report.contains("public.customers"), "{report}");
+    assert!(!report.contains("public.products") && report.contains("2 tables, about"), "{report}");
+
     let only = unique_name("scope_only");
     let _ws = scoped("  only_tables: [public.orders, public.cust*]\n", &only);
     let (tables, views, keys) = shape(&only).await;

@@ -4,6 +4,8 @@
 # in one run, on this machine.
 #
 #   scripts/bench.sh [SCALE] [JOBS]     SCALE 1 ≈ 1 GB of table data (default 1)
+#   ONLY_REPLIBYTE=1 scripts/bench.sh 5  replibyte alone (a large scale's memory
+#                                        figures without the disk the others need)
 #
 # Prints wall time, CPU seconds (user+sys of the client process tree: the
 # server's own work is not counted for any tool), peak RSS and stored bytes
@@ -73,6 +75,12 @@ measure "replibyte dump -j$jobs" "$out/bridge" "$replibyte" -c "$config" dump --
 "$bin/dropdb" --if-exists --force "${source_db}_replibyte"
 measure "replibyte restore -j$jobs" "" "$replibyte" -c "$config" restore --jobs "$jobs"
 
+# The same dump with six PII columns of customers transformed (issue 4).
+transformed=$out/bench-transformed.yaml
+sed "s|^bridge:|  secret: bench-secret\n  transformers:\n    - schema: public\n      table: customers\n      columns:\n        - {name: first_name, transformer: first-name}\n        - {name: last_name, transformer: last-name}\n        - {name: email, transformer: email}\n        - {name: phone, transformer: phone-number}\n        - {name: birth_date, transformer: random-date}\n        - {name: address, transformer: json, options: {replace: {street: random, zip: random}}}\nbridge:|; s|path: $out/bridge|path: $out/bridge-transformed|" "$config" > "$transformed"
+rm -rf "$out/bridge-transformed"
+measure "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" "$replibyte" -c "$transformed" dump --jobs "$jobs"
+
 if [ -n "${REPLIBYTE_S3_ENDPOINT:-}" ]; then
   s3config=$out/bench-s3.yaml
   cat > "$s3config" <<YAML
@@ -95,6 +103,7 @@ YAML
   measure "replibyte restore -j$jobs (S3)" "" "$replibyte" -c "$s3config" restore --jobs "$jobs"
 fi
 
+if [ -z "${ONLY_REPLIBYTE:-}" ]; then
 rm -rf "$out/copy-zstd"; mkdir -p "$out/copy-zstd"
 # shellcheck disable=SC2086 # table names are split on purpose
 measure "COPY binary | zstd -1 (serial)" "$out/copy-zstd" scripts/bench/copy-zstd.sh "$source_db" "$out/copy-zstd" $tables
@@ -113,6 +122,12 @@ if command -v pgcopydb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y 
     --source "$(uri "$source_db")" --target "$(uri "${source_db}_pgcopydb")" --dir "$out/pgcopydb" \
     --table-jobs "$jobs" --index-jobs "$jobs"
 fi
+
+fi
+"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
+"$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"
+"$bin/dropdb" --if-exists --force "${source_db}_pg_restore"
+"$bin/dropdb" --if-exists --force "${source_db}_pgcopydb"
 
 python3 - "$results" "$scale" "$size" "$jobs" > "$out/results-$scale.md" <<'PY'
 import sys

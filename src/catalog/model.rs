@@ -33,6 +33,22 @@ pub struct DatabaseInfo {
     pub settings: Vec<String>,
 }
 
+#[cfg(test)]
+impl DatabaseInfo {
+    /// A plain UTF-8 database, for tests.
+    pub fn example() -> Self {
+        DatabaseInfo {
+            name: "example".into(),
+            encoding: "UTF8".into(),
+            lc_collate: "C".into(),
+            lc_ctype: "C".into(),
+            locale_provider: "libc".into(),
+            icu_locale: None,
+            settings: Vec::new(),
+        }
+    }
+}
+
 /// Stands for the destination database's (quoted) name in
 /// [`DatabaseInfo::settings`]: the restore runs them against a database
 /// whose final name it chooses.

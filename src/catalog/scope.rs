@@ -256,15 +256,7 @@ mod tests {
 
     fn shop() -> DatabaseSchema {
         DatabaseSchema {
-            database: DatabaseInfo {
-                name: "shop".into(),
-                encoding: "UTF8".into(),
-                lc_collate: "C".into(),
-                lc_ctype: "C".into(),
-                locale_provider: "libc".into(),
-                icu_locale: None,
-                settings: Vec::new(),
-            },
+            database: DatabaseInfo::example(),
             objects: vec![
                 object("ns", ObjectKind::Schema, "public", &[]),
                 object("ty", ObjectKind::Type, "\"public\".\"status\"", &["ns"]),

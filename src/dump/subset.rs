@@ -150,28 +150,11 @@ pub async fn choose(
     loop {
         let mut added = 0;
         for edge in &edges {
-            let (from, to) = (&tables[edge.from], &tables[edge.to]);
-            let join: Vec<String> =
-                edge.from_columns.iter().zip(&edge.to_columns).map(|(f, t)| format!("c.{f} = p.{t}")).collect();
-            let join = join.join(" AND ");
-            let (child, parent) = (quote_qualified(&from.schema, &from.name), quote_qualified(&to.schema, &to.name));
             if reach.managed.contains(&edge.from) && reach.managed.contains(&edge.to) {
-                let sql = format!(
-                    "INSERT INTO {} SELECT p.ctid FROM ONLY {parent} p JOIN ONLY {child} c ON {join} \
-                     WHERE c.ctid IN (SELECT tid FROM {}) ON CONFLICT DO NOTHING",
-                    temp_name(edge.to),
-                    temp_name(edge.from)
-                );
-                added += run(sql, "subset: adding referenced rows").await?;
+                added += run(spread(edge, tables, Toward::Parent), "subset: adding referenced rows").await?;
             }
             if reach.follow.contains(&edge.to) && reach.managed.contains(&edge.from) {
-                let sql = format!(
-                    "INSERT INTO {} SELECT c.ctid FROM ONLY {child} c JOIN ONLY {parent} p ON {join} \
-                     WHERE p.ctid IN (SELECT tid FROM {}) ON CONFLICT DO NOTHING",
-                    temp_name(edge.from),
-                    temp_name(edge.to)
-                );
-                added += run(sql, "subset: adding referencing rows").await?;
+                added += run(spread(edge, tables, Toward::Child), "subset: adding referencing rows").await?;
             }
         }
         rounds += 1;
@@ -181,6 +164,35 @@ pub async fn choose(
     }
     info!(tables = reach.managed.len(), rounds, "subset chosen");
     Ok(reach.managed.iter().map(|&t| (t, temp_name(t))).collect())
+}
+
+/// Which end of a foreign key gains rows.
+#[derive(Clone, Copy)]
+enum Toward {
+    /// The referenced rows of chosen referencing rows.
+    Parent,
+    /// The referencing rows of chosen referenced rows.
+    Child,
+}
+
+/// The INSERT adding to one end of `edge` the rows joined to the chosen
+/// rows of the other end.
+fn spread(edge: &Edge, tables: &[TableData], toward: Toward) -> String {
+    let (from, to) = (&tables[edge.from], &tables[edge.to]);
+    let join: Vec<String> =
+        edge.from_columns.iter().zip(&edge.to_columns).map(|(f, t)| format!("c.{f} = p.{t}")).collect();
+    let (child, parent) = (quote_qualified(&from.schema, &from.name), quote_qualified(&to.schema, &to.name));
+    let (gains, gains_alias, known, known_alias) = match toward {
+        Toward::Parent => (edge.to, "p", edge.from, "c"),
+        Toward::Child => (edge.from, "c", edge.to, "p"),
+    };
+    format!(
+        "INSERT INTO {} SELECT {gains_alias}.ctid FROM ONLY {child} c JOIN ONLY {parent} p ON {} \
+         WHERE {known_alias}.ctid IN (SELECT tid FROM {}) ON CONFLICT DO NOTHING",
+        temp_name(gains),
+        join.join(" AND "),
+        temp_name(known)
+    )
 }
 
 /// Foreign keys between tables of this dump, as table indexes.

@@ -239,19 +239,7 @@ mod tests {
     }
 
     fn schema_with(objects: Vec<DdlObject>) -> DatabaseSchema {
-        DatabaseSchema {
-            database: DatabaseInfo {
-                name: "d".into(),
-                encoding: "UTF8".into(),
-                lc_collate: "C".into(),
-                lc_ctype: "C".into(),
-                locale_provider: "libc".into(),
-                icu_locale: None,
-                settings: Vec::new(),
-            },
-            objects,
-            tables: Vec::new(),
-        }
+        DatabaseSchema { database: DatabaseInfo::example(), objects, tables: Vec::new() }
     }
 
     #[test]

@@ -269,7 +269,7 @@ async fn sigterm_during_a_dump_leaves_no_complete_dump() {
     control.simple_query("CALL replibyte.dump_now()").await.unwrap();
     let bridge = ws.bridge_path();
     wait_for("segments of the running dump", || {
-        walk(&bridge).iter().filter(|p| p.to_string_lossy().ends_with(".bin.zst")).count() > 2
+        files_under(&bridge).iter().filter(|p| p.to_string_lossy().ends_with(".bin.zst")).count() > 2
     });
     drop(control);
     let status = agent.terminate(Duration::from_secs(10));
@@ -278,7 +278,7 @@ async fn sigterm_during_a_dump_leaves_no_complete_dump() {
     let listed = stdout(&run_ok(&config, &["dump", "list", "--json"]));
     assert!(!listed.contains("\"complete\""), "a cancelled dump is listed as complete: {listed}");
     assert!(
-        walk(&bridge).iter().all(|p| !p.to_string_lossy().ends_with(".bin.zst")),
+        files_under(&bridge).iter().all(|p| !p.to_string_lossy().ends_with(".bin.zst")),
         "segments of the cancelled dump remain"
     );
     drop_database(&source).await;
@@ -340,21 +340,4 @@ fn a_control_port_open_to_the_network_needs_a_password() {
     let nothing = ws.write("nothing.yaml", "source:\n  connection_uri: postgres://u@127.0.0.1:1/db\n");
     let out = replibyte(&nothing, &[]).output().unwrap();
     assert!(stderr(&out).contains("nothing to schedule"), "{}", stderr(&out));
-}
-
-/// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
 }

@@ -3,24 +3,10 @@
 //! killed restore leaves the destination as it was.
 
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use super::compare::assert_identical;
 use super::harness::*;
-
-/// The run failed with exactly one error line naming `expected`, no panic,
-/// and without showing `secret`.
-fn assert_one_clear_line(output: &Output, expected: &str, secret: &str) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "expected a failure, got success; stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {err}");
-    assert!(lines[0].starts_with("replibyte: error: "), "{err}");
-    assert!(lines[0].contains(expected), "expected {expected:?} in: {err}");
-    assert!(!err.contains(secret), "secret shown: {err}");
-}
 
 #[test]
 fn bad_input_is_one_clear_line_each() {
@@ -66,22 +52,9 @@ fn bad_input_is_one_clear_line_each() {
     assert_one_clear_line(&out, "holds no complete dump yet", &s.password);
 }
 
-/// Every segment file of a dump in the workspace's bridge.
+/// Every segment file in a bridge folder.
 fn segments(bridge: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![bridge.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".bin.zst") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(bridge).into_iter().filter(|p| p.to_string_lossy().ends_with(".bin.zst")).collect()
 }
 
 async fn leftovers(target: &str) -> Vec<String> {

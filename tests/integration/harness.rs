@@ -203,3 +203,39 @@ pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The run failed, its last line is the error naming `expected`, there was
+/// no panic, and `secret` appears nowhere.
+pub fn assert_fails_with(output: &Output, expected: &str, secret: &str) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "expected a failure, got success; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("replibyte: error: ") && last.contains(expected), "expected {expected:?} in: {err}");
+    assert!(!err.contains(secret), "secret shown: {err}");
+}
+
+/// As [`assert_fails_with`], and that error is the only line on stderr.
+pub fn assert_one_clear_line(output: &Output, expected: &str, secret: &str) {
+    assert_fails_with(output, expected, secret);
+    let err = stderr(output);
+    assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "expected one line on stderr, got: {err}");
+}
+
+/// Every file below `dir` (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -299,17 +299,6 @@ async fn two_dumps_finishing_at_once_are_both_listed() {
     drop_database(&source).await;
 }
 
-/// The run failed, its last line is the error naming `expected`, and
-/// `secret` appears nowhere.
-fn assert_fails_with(output: &Output, expected: &str, secret: &str) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "expected a failure, got success; stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("replibyte: error: ") && last.contains(expected), "expected {expected:?} in: {err}");
-    assert!(!err.contains(secret), "secret shown: {err}");
-}
-
 #[test]
 fn wrong_settings_are_one_clear_line_each_without_the_secret() {
     let s3 = s3();

@@ -4,7 +4,7 @@
 //! row moves.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::compare::{assert_identical, differences};
 use super::harness::*;
@@ -80,28 +80,11 @@ async fn rows(database: &str, sql: &str) -> HashMap<i32, Vec<Option<String>>> {
 const CUSTOMERS: &str = "SELECT id, first_name, last_name, email, phone, birth_date::text, address::text, \
                          created_at::text FROM public.customers";
 
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 /// Every byte the bridge stores, segments decompressed.
 fn bridge_bytes(bridge: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     let mut segments = 0;
-    for path in files(bridge) {
+    for path in files_under(bridge) {
         let bytes = std::fs::read(&path).unwrap();
         if path.to_string_lossy().ends_with(".bin.zst") {
             all.extend(zstd::decode_all(&bytes[..]).unwrap());
@@ -367,7 +350,7 @@ async fn a_wrong_config_is_refused_with_its_lines_before_any_row_moves() {
     let out = replibyte(&config, &["dump"]).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("transformers: 10 problems: "), "{}", stderr(&out));
-    assert!(files(&ws.bridge_path()).iter().all(|p| !p.to_string_lossy().ends_with(".zst")));
+    assert!(files_under(&ws.bridge_path()).iter().all(|p| !p.to_string_lossy().ends_with(".zst")));
 
     // A partitioned table's transformers apply to every partition.
     let target = unique_name("tf_chk_dst");

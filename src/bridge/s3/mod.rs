@@ -125,6 +125,13 @@ impl S3Bridge {
     pub async fn abort_uploads(&self, prefix: &str, min_age: Duration) -> Result<Option<usize>> {
         uploads::abort(&self.store, prefix, min_age).await
     }
+
+    /// Starts reading an object.
+    async fn get_object(&self, key: &str) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+        let store = &self.store;
+        let request = store.client.get_object().bucket(&store.bucket).key(store.key(key));
+        request.send().await.map_err(|e| store.error("read", key, e))
+    }
 }
 
 #[async_trait]
@@ -141,16 +148,8 @@ impl Bridge for S3Bridge {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        let store = &self.store;
-        let object = store
-            .client
-            .get_object()
-            .bucket(&store.bucket)
-            .key(store.key(key))
-            .send()
-            .await
-            .map_err(|e| store.error("read", key, e))?;
-        let body = object.body.collect().await.map_err(|e| store.body_error(key, &e))?;
+        let object = self.get_object(key).await?;
+        let body = object.body.collect().await.map_err(|e| self.store.body_error(key, &e))?;
         Ok(body.into_bytes())
     }
 
@@ -159,16 +158,7 @@ impl Bridge for S3Bridge {
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader> {
-        let store = &self.store;
-        let object = store
-            .client
-            .get_object()
-            .bucket(&store.bucket)
-            .key(store.key(key))
-            .send()
-            .await
-            .map_err(|e| store.error("read", key, e))?;
-        Ok(Box::new(object.body.into_async_read()))
+        Ok(Box::new(self.get_object(key).await?.body.into_async_read()))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {

@@ -204,14 +204,16 @@ pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// The run failed, its last line is the error naming `expected`, there was
-/// no panic, and `secret` appears nowhere.
+/// The run failed, its last line is the one error line, naming `expected`,
+/// there was no panic, and `secret` appears nowhere.
 pub fn assert_fails_with(output: &Output, expected: &str, secret: &str) {
     let err = stderr(output);
     assert!(!output.status.success(), "expected a failure, got success; stderr: {err}");
     assert!(!err.contains("panicked"), "panic: {err}");
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("replibyte: error: ") && last.contains(expected), "expected {expected:?} in: {err}");
+    let errors = err.lines().filter(|l| l.starts_with("replibyte: error: ")).count();
+    assert_eq!(errors, 1, "expected one error line, got: {err}");
     assert!(!err.contains(secret), "secret shown: {err}");
 }
 

@@ -171,18 +171,6 @@ async fn uses_tls(client: &Client) -> bool {
     client.query_one(sql, &[]).await.unwrap().get(0)
 }
 
-/// The run failed with one error line, the last on stderr (after any log
-/// lines of the work done), containing `expected`.
-fn assert_fails_with(output: &Output, expected: &str) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "expected a failure; stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("replibyte: error: ")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line, got: {err}");
-    assert_eq!(err.trim_end().lines().last(), Some(errors[0]), "the error is not the last line: {err}");
-    assert!(errors[0].contains(expected), "{expected:?} not in: {err}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_checks_the_server_as_sslmode_says() {
     let ca = Ca::new("replibyte test CA");
@@ -280,7 +268,7 @@ async fn tls_checks_the_server_as_sslmode_says() {
         ),
     );
     let out = replibyte(&no_root, &["dump"]).env("HOME", ws.dir.path()).output().unwrap();
-    assert_fails_with(&out, "sslmode=verify-full needs the CA certificate");
+    assert_fails_with(&out, "sslmode=verify-full needs the CA certificate", TLS_PASSWORD);
     let postgresql = ws.dir.path().join(".postgresql");
     std::fs::create_dir_all(&postgresql).unwrap();
     std::fs::copy(&ca_file, postgresql.join("root.crt")).unwrap();
@@ -303,20 +291,13 @@ async fn prefer_falls_back_to_plain_text_and_require_does_not() {
 
 /// Every file under `dir`, with its bytes.
 fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(dir)
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -404,15 +385,18 @@ async fn an_encrypted_dump_shows_nothing_and_restores_identically() {
     // A wrong passphrase is one clear line, whatever the command.
     for args in [&["dump", "list"][..], &["dump", "verify", &id], &["restore", &id], &["dump"]] {
         let out = with_secrets(&config, args, "not-the-passphrase-1e2f");
-        assert_fails_with(&out, "wrong encryption passphrase");
-        assert!(!stderr(&out).contains("not-the-passphrase-1e2f"), "{}", stderr(&out));
+        assert_fails_with(&out, "wrong encryption passphrase", "not-the-passphrase-1e2f");
     }
     // So is the bridge used without its encryption.
     let unencrypted = config_with(&ws, "unencrypted.yaml", &source, &target, "");
-    assert_fails_with(&with_secrets(&unencrypted, &["dump", "list"], PASSPHRASE), "set bridge.encryption");
+    assert_fails_with(&with_secrets(&unencrypted, &["dump", "list"], PASSPHRASE), "set bridge.encryption", PASSPHRASE);
     // And an unencrypted bridge left as it is when encryption is turned on.
     let mixed = config_with(&plain_ws, "mixed.yaml", &source, &target, ENCRYPTED);
-    assert_fails_with(&with_secrets(&mixed, &["dump"], PASSPHRASE), "holds dumps written without encryption");
+    assert_fails_with(
+        &with_secrets(&mixed, &["dump"], PASSPHRASE),
+        "holds dumps written without encryption",
+        PASSPHRASE,
+    );
 
     drop_database(&source).await;
     drop_database(&target).await;
@@ -430,11 +414,8 @@ async fn dump_verify_reports_every_problem_and_changes_nothing() {
     let sound = run_ok(&config, &["dump", "verify", &id]);
     assert!(stdout(&sound).contains(&format!("{id}: OK (4 segments")), "{}", stdout(&sound));
 
-    let mut segments: Vec<PathBuf> = files(&ws.bridge_path())
-        .into_iter()
-        .map(|(path, _)| path)
-        .filter(|p| p.to_string_lossy().ends_with(".bin.zst"))
-        .collect();
+    let mut segments: Vec<PathBuf> =
+        files_under(&ws.bridge_path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".bin.zst")).collect();
     segments.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
     let [missing, cut, .., changed] = &segments[..] else { panic!("expected 4 segments: {segments:?}") };
     // Valid zstd, one byte of content changed: only the checksum can tell.
@@ -445,12 +426,12 @@ async fn dump_verify_reports_every_problem_and_changes_nothing() {
     let bytes = std::fs::read(cut).unwrap();
     std::fs::write(cut, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::remove_file(missing).unwrap();
-    let schema = files(&ws.bridge_path()).into_iter().find(|(p, _)| p.ends_with("schema.json")).unwrap().0;
+    let schema = files_under(&ws.bridge_path()).into_iter().find(|p| p.ends_with("schema.json")).unwrap();
     std::fs::write(&schema, b"{\"objects\": 42}").unwrap();
 
     let before = files(&ws.bridge_path());
     let out = replibyte(&config, &["dump", "verify", &id]).output().unwrap();
-    assert_fails_with(&out, &format!("dump {id} has 6 problem(s), listed on stdout"));
+    assert_fails_with(&out, &format!("dump {id} has 6 problem(s), listed on stdout"), &server().password);
     let report = stdout(&out);
     let key = |path: &Path| path.strip_prefix(ws.bridge_path()).unwrap().display().to_string();
     for (path, expected) in [

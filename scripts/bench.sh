@@ -147,5 +147,28 @@ for name, wall, cpu, rss, stored in rows:
     ratio = f"{num(wall)/num(ref[1]):.2f}x" if ref and num(wall) and num(ref[1]) else "-"
     st = f"{int(stored)/2**20:.0f}" if stored != "-" else "-"
     print(f"| {name} | {float(wall):.1f} | {float(cpu):.1f} | {int(rss)/1024:.0f} | {st} | {ratio} |")
+
+# The targets of the issues, each as measured ratio against its bound.
+def col(name, i):
+    return num(by[name][i]) if name in by and by[name][i] != "-" else None
+dump, restore = f"replibyte dump -j{jobs}", f"replibyte restore -j{jobs}"
+checks = [
+    ("dump vs serial COPY binary | zstd -1", col(dump, 1), col("COPY binary | zstd -1 (serial)", 1), 1.0),
+    ("dump vs pg_dump -Fc", col(dump, 1), col("pg_dump -Fc", 1), 0.5),
+    (f"restore vs pg_restore -j{jobs}", col(restore, 1), col(f"pg_restore -j{jobs}", 1), 0.9),
+    ("dump + restore vs pgcopydb clone", (col(dump, 1) or 0) + (col(restore, 1) or 0),
+     col(f"pgcopydb clone --table-jobs {jobs} --index-jobs {jobs}", 1), 1.0),
+    ("dump, 6 columns transformed, vs plain dump", col(f"{dump}, 6 columns transformed", 1), col(dump, 1), 1.25),
+    ("dump to S3 vs local dump", col(f"{dump} (S3)", 1), col(dump, 1), 1.3),
+    ("stored bytes vs pg_dump -Fc", col(dump, 4), col("pg_dump -Fc", 4), 1.0),
+]
+print("\n| target | ratio | bound | met |")
+print("|---|---:|---:|---|")
+for what, ours, theirs, bound in checks:
+    if ours and theirs:
+        ratio = ours / theirs
+        print(f"| {what} | {ratio:.2f} | ≤ {bound:.2f} | {'yes' if ratio <= bound else 'no'} |")
+peak = max(int(r[3]) for r in rows if r[0].startswith("replibyte")) / 1024
+print(f"\nPeak RSS of replibyte over every run above: {peak:.0f} MiB (bound 64 MiB).")
 PY
 cat "$out/results-$scale.md"

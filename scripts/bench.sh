@@ -134,6 +134,8 @@ import sys
 path, scale, size, jobs = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 by = {r[0]: r for r in rows}
+def cell(text):
+    return text.replace("|", "\\|")
 def num(x):
     try: return float(x)
     except ValueError: return None
@@ -146,7 +148,7 @@ for name, wall, cpu, rss, stored in rows:
     ref = ref_restore if "restore" in name else ref_dump
     ratio = f"{num(wall)/num(ref[1]):.2f}x" if ref and num(wall) and num(ref[1]) else "-"
     st = f"{int(stored)/2**20:.0f}" if stored != "-" else "-"
-    print(f"| {name} | {float(wall):.1f} | {float(cpu):.1f} | {int(rss)/1024:.0f} | {st} | {ratio} |")
+    print(f"| {cell(name)} | {float(wall):.1f} | {float(cpu):.1f} | {int(rss)/1024:.0f} | {st} | {ratio} |")
 
 # The targets of the issues, each as measured ratio against its bound.
 def col(name, i):
@@ -167,7 +169,7 @@ print("|---|---:|---:|---|")
 for what, ours, theirs, bound in checks:
     if ours and theirs:
         ratio = ours / theirs
-        print(f"| {what} | {ratio:.2f} | ≤ {bound:.2f} | {'yes' if ratio <= bound else 'no'} |")
+        print(f"| {cell(what)} | {ratio:.2f} | ≤ {bound:.2f} | {'yes' if ratio <= bound else 'no'} |")
 peak = max(int(r[3]) for r in rows if r[0].startswith("replibyte")) / 1024
 print(f"\nPeak RSS of replibyte over every run above: {peak:.0f} MiB (bound 64 MiB).")
 PY

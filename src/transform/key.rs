@@ -76,7 +76,7 @@ impl Key {
         let mut hasher = SipHasher24::new_with_key(self.0[..16].try_into().expect("16 bytes"));
         hasher.write(input);
         let head = hasher.finish128().as_bytes();
-        Draw { key: self, head, counter: 0, block: head, pos: 0, pool: 0, pool_range: 0 }
+        Draw { key: self, head, counter: 0, block: head, pos: 0, pool: 0, pool_bits: 0 }
     }
 }
 
@@ -98,10 +98,10 @@ pub struct Draw<'a> {
     counter: u64,
     block: [u8; BLOCK],
     pos: usize,
-    /// What is left of a 64-bit draw for [`Draw::small`], and how many
-    /// values it still spans.
+    /// What is left of a 64-bit draw for [`Draw::small`], and how many of
+    /// its bits are not consumed yet.
     pool: u64,
-    pool_range: u64,
+    pool_bits: u32,
 }
 
 impl Draw<'_> {
@@ -133,20 +133,23 @@ impl Draw<'_> {
     }
 
     /// A number in `0..n` for a small `n` (a digit, a letter): several are
-    /// cut from one 64-bit draw, as long as it spans at least 2^32 values,
-    /// so the bias stays below `n / 2^32`. For choices that do not carry
-    /// uniqueness.
+    /// cut from one 64-bit draw, read as a fraction in [0, 1): each call
+    /// multiplies it by `n` and takes the integer part, keeping the
+    /// fractional part for the next call (a multiplication, where a
+    /// division per digit would cost ten times more). A draw is replaced
+    /// before fewer than 32 of its bits are left unconsumed, so the bias
+    /// stays below `n / 2^32`. For choices that do not carry uniqueness.
     #[inline]
     pub fn small(&mut self, n: u32) -> u32 {
-        let n = u64::from(n);
-        if self.pool_range < 1 << 32 {
+        let bits = 32 - n.saturating_sub(1).leading_zeros();
+        if self.pool_bits < 32 + bits {
             self.pool = self.u64();
-            self.pool_range = u64::MAX;
+            self.pool_bits = 64;
         }
-        let value = self.pool % n;
-        self.pool /= n;
-        self.pool_range /= n;
-        value as u32
+        let product = u128::from(self.pool) * u128::from(n);
+        self.pool = product as u64;
+        self.pool_bits -= bits;
+        (product >> 64) as u32
     }
 
     /// An element of a non-empty slice.

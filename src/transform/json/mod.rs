@@ -299,7 +299,8 @@ mod tests {
     fn the_fast_path_agrees_with_the_tree() {
         let keys = Keys::from_secret("j");
         let doc = json!({"a": "x\"y\\z", "n": [1, 2.5, -3e2], "b": true, "z": null,
-                         "deep": {"k": ["é\u{1}", {"k": "v"}]}, "k": "top"});
+                         "deep": {"k": ["é\u{1}", {"k": "v"}]}, "k": "top",
+                         "skipped": {"s": "]}\"{[\\", "n": [1, [2, {}]], "e": []}});
         for replace in [
             "{'a': random}",
             "{'n[*]': random}",
@@ -323,6 +324,11 @@ mod tests {
         t.apply(Some(br#"{ "a" :1,"b": "xy" , "a": 2 }"#), &mut out).unwrap();
         assert_eq!(out, br#"{ "a" :1,"b": "**********" , "a": 2 }"#);
         assert!(t.apply(Some(br#"{"b": "x""#), &mut Vec::new()).is_err());
+        // A key written with escapes still matches its path; a container no
+        // path enters is copied as it is.
+        let mut out = Vec::new();
+        t.apply(Some(br#"{"\u0062": "xy", "c": {"b": "q\"}"}}"#), &mut out).unwrap();
+        assert_eq!(out, br#"{"\u0062": "**********", "c": {"b": "q\"}"}}"#);
     }
 
     #[test]

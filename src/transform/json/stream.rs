@@ -2,16 +2,39 @@
 //! once and copied through, and only the scalars at the chosen paths are
 //! rewritten. No tree is built, nothing is allocated per node, and the
 //! text keeps its layout (spacing, key order, duplicate keys) exactly.
+//!
+//! Objects and arrays that no path leads into are copied in one piece,
+//! after a scan that only balances brackets: PostgreSQL validated the
+//! document when it stored it, and this path reads what it sends.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ops::Range;
 
 use super::{as_number, Step};
 use crate::transform::{Field, Transformer, ValueError};
 
 /// Where the scanner is: the keys and indexes from the root.
-enum Location<'a> {
-    Key(Cow<'a, str>),
+enum Location {
+    /// Where a key's string token is in the input, quotes included: the
+    /// key is decoded only when it has escapes and a path asks about it.
+    Key(Range<usize>),
     Index(usize),
+}
+
+/// Buffers kept from one document to the next (per thread, as a
+/// transformer is shared by the dump's workers), so a document costs no
+/// allocation.
+#[derive(Default)]
+struct Scratch {
+    path: Vec<Location>,
+    /// A scalar's text on its way through transformers.
+    text: Vec<u8>,
+    next: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
 /// Copies `input` (one JSON document) to `out`, applying each transformer
@@ -24,7 +47,29 @@ pub fn rewrite(
     out: &mut Vec<u8>,
     replace: &[(Vec<Step>, Box<dyn Transformer>)],
 ) -> Result<(), ValueError> {
-    let mut scanner = Scanner { input, pos: 0, out, replace, path: Vec::new(), text: Vec::new(), next: Vec::new() };
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => scan(input, out, replace, &mut scratch),
+        // A transformer inside a path that is itself a json transformer.
+        Err(_) => scan(input, out, replace, &mut Scratch::default()),
+    })
+}
+
+fn scan(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    replace: &[(Vec<Step>, Box<dyn Transformer>)],
+    scratch: &mut Scratch,
+) -> Result<(), ValueError> {
+    scratch.path.clear();
+    let mut scanner = Scanner {
+        input,
+        pos: 0,
+        out,
+        replace,
+        path: &mut scratch.path,
+        text: &mut scratch.text,
+        next: &mut scratch.next,
+    };
     scanner.whitespace();
     scanner.value()?;
     scanner.whitespace();
@@ -39,13 +84,12 @@ struct Scanner<'a, 'o> {
     pos: usize,
     out: &'o mut Vec<u8>,
     replace: &'a [(Vec<Step>, Box<dyn Transformer>)],
-    path: Vec<Location<'a>>,
-    /// Reused buffers for a scalar's text on its way through transformers.
-    text: Vec<u8>,
-    next: Vec<u8>,
+    path: &'o mut Vec<Location>,
+    text: &'o mut Vec<u8>,
+    next: &'o mut Vec<u8>,
 }
 
-impl<'a> Scanner<'a, '_> {
+impl Scanner<'_, '_> {
     fn malformed(&self) -> ValueError {
         ValueError::new(format!("not valid JSON at byte {}", self.pos))
     }
@@ -75,6 +119,7 @@ impl<'a> Scanner<'a, '_> {
 
     fn value(&mut self) -> Result<(), ValueError> {
         match self.peek() {
+            Some(b'{' | b'[') if !self.on_a_path() => self.copy_container(),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
             Some(_) => self.scalar(),
@@ -90,13 +135,11 @@ impl<'a> Scanner<'a, '_> {
         }
         loop {
             let (start, end) = self.string_token()?;
-            let input = self.input;
-            self.out.extend_from_slice(&input[start..end]);
-            let key = decode_string(&input[start..end]).ok_or_else(|| self.malformed())?;
+            self.out.extend_from_slice(&self.input[start..end]);
             self.whitespace();
             self.expect(b':')?;
             self.whitespace();
-            self.path.push(Location::Key(key));
+            self.path.push(Location::Key(start..end));
             self.value()?;
             self.path.pop();
             self.whitespace();
@@ -133,6 +176,42 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
+    /// Whether some path goes through the current location (or ends above
+    /// it), so that the value here may hold scalars to replace.
+    fn on_a_path(&self) -> bool {
+        let input = self.input;
+        self.replace
+            .iter()
+            .any(|(path, _)| path.iter().zip(self.path.iter()).all(|(step, at)| step_matches(step, at, input)))
+    }
+
+    /// Copies the object or array at the cursor through, unread.
+    fn copy_container(&mut self) -> Result<(), ValueError> {
+        let start = self.pos;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.string_token()?;
+                    continue;
+                }
+                Some(b'{' | b'[') => depth += 1,
+                Some(b'}' | b']') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos += 1;
+                        break;
+                    }
+                }
+                Some(_) => {}
+                None => return Err(self.malformed()),
+            }
+            self.pos += 1;
+        }
+        self.out.extend_from_slice(&self.input[start..self.pos]);
+        Ok(())
+    }
+
     /// The extent of the string token at the cursor, quotes included.
     fn string_token(&mut self) -> Result<(usize, usize), ValueError> {
         let start = self.pos;
@@ -141,10 +220,13 @@ impl<'a> Scanner<'a, '_> {
         }
         let mut i = start + 1;
         loop {
-            match self.input.get(i) {
-                Some(b'"') => break,
-                Some(b'\\') => i += 2,
-                Some(_) => i += 1,
+            // The next quote or backslash; everything between is text.
+            match memchr::memchr2(b'"', b'\\', &self.input[i.min(self.input.len())..]) {
+                Some(at) if self.input[i + at] == b'"' => {
+                    i += at;
+                    break;
+                }
+                Some(at) => i += at + 2,
                 None => return Err(self.malformed()),
             }
         }
@@ -181,7 +263,7 @@ impl<'a> Scanner<'a, '_> {
         let token = &input[start..self.pos];
         let replace = self.replace;
         let path = &self.path;
-        let mut chosen = replace.iter().filter(|(p, _)| matches(p, path)).map(|(_, t)| t.as_ref()).peekable();
+        let mut chosen = replace.iter().filter(|(p, _)| matches(p, path, input)).map(|(_, t)| t.as_ref()).peekable();
         if chosen.peek().is_none() || kind == Scalar::Null {
             self.out.extend_from_slice(token);
             return Ok(());
@@ -197,17 +279,17 @@ impl<'a> Scanner<'a, '_> {
         }
         for transformer in chosen {
             self.next.clear();
-            if transformer.apply(Some(&self.text), &mut self.next)? == Field::Null {
+            if transformer.apply(Some(self.text), self.next)? == Field::Null {
                 self.out.extend_from_slice(b"null");
                 return Ok(());
             }
-            std::mem::swap(&mut self.text, &mut self.next);
+            std::mem::swap(self.text, self.next);
         }
-        let text = std::str::from_utf8(&self.text)
+        let text = std::str::from_utf8(self.text)
             .map_err(|_| ValueError::new("a transformer inside json wrote invalid UTF-8"))?;
-        match (kind, as_number(text)) {
-            (Scalar::Number, Some(number)) => self.out.extend_from_slice(number.to_string().as_bytes()),
-            _ => serde_json::to_writer(&mut *self.out, text)
+        match (kind == Scalar::Number).then(|| as_number(text)).flatten() {
+            Some(number) => self.out.extend_from_slice(number.to_string().as_bytes()),
+            None => serde_json::to_writer(&mut *self.out, text)
                 .map_err(|e| ValueError::new(format!("writing JSON: {e}")))?,
         }
         Ok(())
@@ -222,15 +304,26 @@ enum Scalar {
     Null,
 }
 
-/// Whether a scalar at `location` is at or under `path`.
-fn matches(path: &[Step], location: &[Location]) -> bool {
-    path.len() <= location.len()
-        && path.iter().zip(location).all(|(step, at)| match (step, at) {
-            (Step::Any, _) => true,
-            (Step::Key(key), Location::Key(name)) => key == name,
-            (Step::Index(i), Location::Index(at)) => i == at,
-            _ => false,
-        })
+/// Whether a scalar at `location` (in `input`) is at or under `path`.
+fn matches(path: &[Step], location: &[Location], input: &[u8]) -> bool {
+    path.len() <= location.len() && path.iter().zip(location).all(|(step, at)| step_matches(step, at, input))
+}
+
+fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
+    match (step, at) {
+        (Step::Any, _) => true,
+        (Step::Key(key), Location::Key(range)) => {
+            let token = &input[range.clone()];
+            let inner = &token[1..token.len() - 1];
+            if inner.contains(&b'\\') {
+                decode_string(token).is_some_and(|name| name == key.as_str())
+            } else {
+                inner == key.as_bytes()
+            }
+        }
+        (Step::Index(i), Location::Index(at)) => i == at,
+        _ => false,
+    }
 }
 
 /// A string token's text: borrowed when it has no escapes.

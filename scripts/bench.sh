@@ -48,7 +48,9 @@ results=$out/results-$scale.tsv
 measure() {
   local name=$1 stored=$2; shift 2
   local t; t=$(mktemp)
-  sync; echo "-- $name" >&2
+  # Every tool starts from the same state: no dirty pages, no pending
+  # checkpoint left by the one before.
+  sync; "${psql[@]}" -d postgres -c CHECKPOINT; echo "-- $name" >&2
   /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
     || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t"; return 0; }
   read -r wall user sys rss < <(tail -1 "$t")

@@ -47,7 +47,7 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
         "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
                 con.conparentid, con.conindid, ic.relname, {parent}, \
                 coalesce(x.indisclustered, false), coalesce(x.indisreplident, false), con.conislocal, \
-                coalesce(ic.reloptions, '{{}}') \
+                coalesce(ic.reloptions, '{{}}'), con.condeferrable, pg_catalog.pg_get_indexdef(ic.oid), con.conrelid \
          FROM pg_catalog.pg_constraint con \
          JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -87,11 +87,46 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
             }
             _ => {
                 let index_name = quote_qualified(&schema, row.get(9));
-                let mut sql = add("ONLY ");
-                sql.push_str(&attach(row.get(10), &index_name));
+                let parent_index: Option<String> = row.get(10);
+                let deferrable: bool = row.get(15);
+                // A key's index built on its own first: CREATE INDEX takes a
+                // lock that lets the table's other indexes build beside it,
+                // where ADD CONSTRAINT would lock them out. Then the
+                // constraint adopts it, which only touches the catalog.
+                // Not for what USING INDEX refuses or renames: exclusion
+                // constraints, partitioned tables and their partitions,
+                // deferrable keys, an index named apart from its key.
+                let adopt = contype != b'x'
+                    && !partitioned
+                    && parent_index.is_none()
+                    && !deferrable
+                    && row.get::<_, Option<&str>>(9) == Some(conname.as_str());
+                let mut sql = if adopt {
+                    // The index is an object of its own, after the table's
+                    // rows; the constraint (which foreign keys wait for)
+                    // comes after it.
+                    let index_oid: u32 = row.get(8);
+                    let build = graph.add(
+                        (class::PG_INDEX, index_oid),
+                        ObjectKind::Index,
+                        format!("index {} on {table}", quote_ident(&conname)),
+                        Phase::PostData,
+                        format!("{};", row.get::<_, String>(16)),
+                    );
+                    graph.depend(build, (class::PG_CLASS, row.get(17)));
+                    let kind = if contype == b'p' { "PRIMARY KEY" } else { "UNIQUE" };
+                    let name = quote_ident(&conname);
+                    format!("ALTER TABLE ONLY {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};")
+                } else {
+                    add("ONLY ")
+                };
+                sql.push_str(&attach(parent_index, &index_name));
                 sql.push_str(&index_extras(&table, &quote_ident(row.get(9)), row.get(11), row.get(12)));
                 let index =
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
+                if adopt {
+                    graph.depend(index, (class::PG_INDEX, row.get(8)));
+                }
                 graph.alias((class::PG_CLASS, row.get(8)), index);
             }
         }

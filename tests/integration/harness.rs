@@ -162,13 +162,12 @@ pub fn replibyte(config: &Path, args: &[&str]) -> Command {
 
 /// Runs replibyte and returns its output, failing the test when it fails.
 pub fn run_ok(config: &Path, args: &[&str]) -> Output {
-    let output = replibyte(config, args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "replibyte {args:?} failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(replibyte(config, args).output().unwrap(), &format!("replibyte {args:?}"))
+}
+
+/// `output`, failing the test (naming `what`) when its run failed.
+pub fn succeeded(output: Output, what: &str) -> Output {
+    assert!(output.status.success(), "{what} failed: {}\n{}", output.status, stderr(&output));
     output
 }
 

@@ -341,11 +341,6 @@ fn with_secrets(config: &Path, args: &[&str], passphrase: &str) -> Output {
         .unwrap()
 }
 
-fn ok(output: Output, what: &str) -> Output {
-    assert!(output.status.success(), "{what} failed: {}", stderr(&output));
-    output
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_encrypted_dump_shows_nothing_and_restores_identically() {
     let source = unique_name("enc_src");
@@ -356,13 +351,13 @@ async fn an_encrypted_dump_shows_nothing_and_restores_identically() {
     // The search works: an unencrypted dump shows these values.
     let plain_ws = Workspace::new();
     let plain = config_with(&plain_ws, "plain.yaml", &source, &target, "");
-    ok(with_secrets(&plain, &["dump"], PASSPHRASE), "plain dump");
+    succeeded(with_secrets(&plain, &["dump"], PASSPHRASE), "plain dump");
     let plain_files = files(&plain_ws.bridge_path());
     assert!(known.iter().any(|v| plain_files.iter().any(|(_, bytes)| contains(bytes, v))), "the search finds nothing");
 
     let ws = Workspace::new();
     let config = config_with(&ws, "encrypted.yaml", &source, &target, ENCRYPTED);
-    let id = stdout(&ok(with_secrets(&config, &["dump"], PASSPHRASE), "encrypted dump"));
+    let id = stdout(&succeeded(with_secrets(&config, &["dump"], PASSPHRASE), "encrypted dump"));
     let stored = files(&ws.bridge_path());
     assert!(stored.len() >= 6, "{stored:?}");
     for (path, bytes) in &stored {
@@ -373,13 +368,13 @@ async fn an_encrypted_dump_shows_nothing_and_restores_identically() {
     }
 
     // Listing works and shows no data; verify and restore read it all.
-    let listed = ok(with_secrets(&config, &["dump", "list", "--json"], PASSPHRASE), "dump list");
+    let listed = succeeded(with_secrets(&config, &["dump", "list", "--json"], PASSPHRASE), "dump list");
     let listed_text = stdout(&listed);
     assert!(listed_text.contains(&id) && listed_text.contains("\"complete\""), "{listed_text}");
     assert!(!known.iter().any(|v| listed_text.contains(v.as_str())), "{listed_text}");
-    let verified = ok(with_secrets(&config, &["dump", "verify", &id], PASSPHRASE), "dump verify");
+    let verified = succeeded(with_secrets(&config, &["dump", "verify", &id], PASSPHRASE), "dump verify");
     assert!(stdout(&verified).contains(&format!("{id}: OK (4 segments")), "{}", stdout(&verified));
-    ok(with_secrets(&config, &["restore", &id], PASSPHRASE), "restore");
+    succeeded(with_secrets(&config, &["restore", &id], PASSPHRASE), "restore");
     assert_identical(&source, &target).await;
 
     // A wrong passphrase is one clear line, whatever the command.
@@ -514,7 +509,7 @@ async fn secrets_never_show_in_output_logs_the_bridge_or_the_control_port() {
     }
 
     // Every command, with the most verbose logs, in both log formats.
-    let id = stdout(&ok(run(&["-vv", "dump"]), "dump"));
+    let id = stdout(&succeeded(run(&["-vv", "dump"]), "dump"));
     let mut outputs = Vec::new();
     for args in [
         &["-vv", "dump", "list"][..],
@@ -523,7 +518,7 @@ async fn secrets_never_show_in_output_logs_the_bridge_or_the_control_port() {
         &["-vv", "--log-format", "json", "restore", &id],
         &["-vv", "check"],
     ] {
-        outputs.push((args.join(" "), ok(run(args), &args.join(" "))));
+        outputs.push((args.join(" "), succeeded(run(args), &args.join(" "))));
     }
     let wrong_password = ws.write(
         "wrong.yaml",

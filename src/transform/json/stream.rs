@@ -142,13 +142,8 @@ impl Scanner<'_, '_> {
             self.path.push(Location::Key(start..end));
             self.value()?;
             self.path.pop();
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.expect(b',')?;
-                    self.whitespace();
-                }
-                _ => return self.expect(b'}'),
+            if !self.another(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -165,15 +160,23 @@ impl Scanner<'_, '_> {
             self.value()?;
             self.path.pop();
             index += 1;
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.expect(b',')?;
-                    self.whitespace();
-                }
-                _ => return self.expect(b']'),
+            if !self.another(b']')? {
+                return Ok(());
             }
         }
+    }
+
+    /// After a member: copies the comma and says `true` when another
+    /// follows, or copies `close` and says `false`.
+    fn another(&mut self, close: u8) -> Result<bool, ValueError> {
+        self.whitespace();
+        if self.peek() == Some(b',') {
+            self.expect(b',')?;
+            self.whitespace();
+            return Ok(true);
+        }
+        self.expect(close)?;
+        Ok(false)
     }
 
     /// Whether some path goes through the current location (or ends above

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 use tracing::warn;
 
@@ -57,9 +58,27 @@ pub async fn run_object(
         }
         return Ok(());
     }
-    client.batch_execute(&object.sql).await.map_err(|e| RestoreError::Object {
-        kind: object.kind.label(),
-        name: object.name.clone(),
-        message: crate::pg::error_message(&e),
-    })
+    // Objects run side by side take their locks in orders no schedule can
+    // rule out (a trigger on a partitioned table walks down its partitions
+    // while a key on a partition locks upwards). PostgreSQL then cancels one
+    // of them, whose implicit transaction rolled back whole: run it again.
+    let mut attempt = 1;
+    loop {
+        match client.batch_execute(&object.sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < DEADLOCK_ATTEMPTS && e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(RestoreError::Object {
+                    kind: object.kind.label(),
+                    name: object.name.clone(),
+                    message: crate::pg::error_message(&e),
+                })
+            }
+        }
+    }
 }
+
+/// How many times an object cancelled by a deadlock is run.
+const DEADLOCK_ATTEMPTS: u32 = 5;

@@ -79,10 +79,29 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                 }
             }
             b'f' => {
-                if !cloned {
-                    // On a partitioned table the key must reach every partition.
+                if cloned {
+                    continue;
+                }
+                // On a partitioned table the key must reach every partition,
+                // and PostgreSQL 15 cannot add it NOT VALID there.
+                if partitioned || definition.ends_with("NOT VALID") {
                     let only = if partitioned { "" } else { "ONLY " };
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::ForeignKey, display, Phase::PostData, add(only));
+                    continue;
+                }
+                // Added NOT VALID (a catalog change), then validated on its
+                // own: VALIDATE CONSTRAINT scans the rows under a lock that
+                // lets the table's indexes build beside it, where ADD
+                // CONSTRAINT would hold them off for the whole scan.
+                let name = quote_ident(&conname);
+                let key = (class::PG_CONSTRAINT, oid);
+                let sql = format!("ALTER TABLE ONLY {table} ADD CONSTRAINT {name} {definition} NOT VALID;");
+                graph.add(key, ObjectKind::ForeignKey, display.clone(), Phase::PostData, sql);
+                let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {name};");
+                if let Some(validation) =
+                    graph.add_dependent(key, "validate", ObjectKind::Validation, display, Phase::PostData, validate)
+                {
+                    graph.depend(validation, (class::PG_CLASS, row.get(17)));
                 }
             }
             _ => {

@@ -92,6 +92,9 @@ pub enum ObjectKind {
     Index,
     Constraint,
     ForeignKey,
+    /// `VALIDATE CONSTRAINT` of a foreign key added `NOT VALID`: the scan of
+    /// its rows, apart from the catalog change.
+    Validation,
     Trigger,
     Rule,
     Policy,

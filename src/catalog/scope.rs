@@ -46,6 +46,7 @@ fn belongs_to_tables(kind: ObjectKind) -> bool {
             | ObjectKind::Index
             | ObjectKind::Constraint
             | ObjectKind::ForeignKey
+            | ObjectKind::Validation
             | ObjectKind::Trigger
             | ObjectKind::Rule
             | ObjectKind::Policy

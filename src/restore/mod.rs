@@ -10,8 +10,10 @@
 
 mod database;
 mod error;
+mod estimate;
 mod globals;
 mod load;
+mod locks;
 mod objects;
 mod schedule;
 mod workers;

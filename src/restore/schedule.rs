@@ -7,10 +7,21 @@
 //! rows of every table it depends on are loaded — so the indexes of a small
 //! table build while a large one is still loading, and a foreign key waits
 //! for the unique index it needs.
+//!
+//! Among what may run, the longest chain of work goes first (by
+//! [`estimate`]s): an object ahead of a long foreign-key scan before a
+//! short index build, the rows of the tables such chains wait for before
+//! the others. An object whose locks would make it wait for a running one
+//! ([`locks`]) is passed over until that one is done.
+//!
+//! [`estimate`]: super::estimate
+//! [`locks`]: super::locks
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+use super::estimate;
+use super::locks::{HeldLocks, LockMode};
 use crate::catalog::{DatabaseSchema, ObjectKind, Phase};
 use crate::format::TableEntry;
 use crate::pg::ident::quote_qualified;
@@ -37,7 +48,8 @@ pub enum Next {
 /// The state of a restore's data and post-data work.
 pub struct Schedule {
     segments: VecDeque<(usize, usize)>,
-    ready: BinaryHeap<Reverse<usize>>,
+    /// Objects that may run, longest chain of work first.
+    ready: BinaryHeap<(u64, Reverse<usize>)>,
     /// Unmet prerequisites of each waiting object.
     waiting: HashMap<usize, usize>,
     /// Objects to tell when an object has run.
@@ -45,6 +57,13 @@ pub struct Schedule {
     /// Objects to tell when a table is loaded.
     after_table: HashMap<usize, Vec<usize>>,
     segments_left: Vec<usize>,
+    /// Estimated work from each object to the end of its longest chain of
+    /// dependents.
+    chain: Vec<u64>,
+    /// The tables (schema object indexes) each object locks.
+    locked_tables: HashMap<usize, Vec<usize>>,
+    held: HeldLocks,
+    kinds: Vec<ObjectKind>,
     running: usize,
 }
 
@@ -66,6 +85,10 @@ impl Schedule {
             after_object: HashMap::new(),
             after_table: HashMap::new(),
             segments_left,
+            chain: vec![0; schema.objects.len()],
+            locked_tables: HashMap::new(),
+            held: HeldLocks::default(),
+            kinds: schema.objects.iter().map(|o| o.kind).collect(),
             running: 0,
         };
         // The rows a dependency on a table stands for: its own and those of
@@ -89,17 +112,24 @@ impl Schedule {
         }
         let all_tables: Vec<usize> = (0..tables.len()).collect();
 
+        let mut cost = vec![0u64; schema.objects.len()];
+        let mut in_plan = Vec::new();
         for (i, object) in
             schema.objects.iter().enumerate().filter(|(_, o)| in_scope(o.phase) && runs_in_parallel(o.kind))
         {
+            in_plan.push(i);
             let mut objects_before = Vec::new();
             let mut tables_before: Vec<usize> = Vec::new();
+            let mut locked = Vec::new();
             for dep in &object.depends_on {
                 let Some(&d) = index_of.get(dep.as_str()) else { continue };
                 if in_scope(schema.objects[d].phase) {
                     objects_before.push(d);
-                } else if let Some(covering) = covered.get(&d) {
-                    tables_before.extend(covering);
+                } else {
+                    if schema.objects[d].kind == ObjectKind::Table {
+                        locked.push(d);
+                    }
+                    tables_before.extend(covered.get(&d).into_iter().flatten());
                 }
             }
             // A constraint on a domain checks every row later written in any
@@ -109,23 +139,50 @@ impl Schedule {
             }
             tables_before.sort_unstable();
             tables_before.dedup();
+            let rows = tables_before.iter().map(|&t| tables[t].rows).sum();
+            // A key that adopts an index built on its own is a catalog change.
+            let adopts = object.kind == ObjectKind::Constraint
+                && objects_before.iter().any(|&d| schema.objects[d].kind == ObjectKind::Index);
+            cost[i] = if adopts { 0 } else { estimate::object(object.kind, rows) };
             tables_before.retain(|&t| schedule.segments_left[t] > 0);
             for &d in &objects_before {
                 schedule.after_object.entry(d).or_default().push(i);
+                // A key added NOT VALID is a catalog change: the scan is
+                // its validation's.
+                if object.kind == ObjectKind::Validation {
+                    cost[d] = 0;
+                }
             }
             for &t in &tables_before {
                 schedule.after_table.entry(t).or_default().push(i);
             }
+            schedule.locked_tables.insert(i, locked);
             let unmet = objects_before.len() + tables_before.len();
-            if unmet == 0 {
-                schedule.ready.push(Reverse(i));
-            } else {
+            if unmet != 0 {
                 schedule.waiting.insert(i, unmet);
             }
         }
-        // Largest tables first: their loads are the longest chains.
+        // Dependents come after what they depend on: walking backwards
+        // finds every dependent's chain before its prerequisite's.
+        for &i in in_plan.iter().rev() {
+            let longest_after = schedule.after_object.get(&i).into_iter().flatten().map(|&j| schedule.chain[j]).max();
+            schedule.chain[i] = cost[i] + longest_after.unwrap_or(0);
+        }
+        for &i in in_plan.iter().filter(|i| !schedule.waiting.contains_key(i)) {
+            schedule.ready.push((schedule.chain[i], Reverse(i)));
+        }
+        // The rows that the longest chains of work wait for load first, so
+        // that work overlaps the loads that follow; then the largest tables.
+        // Every table's segments load in parallel, so a big table last costs
+        // nothing of itself — its indexes are what must not come last, and
+        // they are in its chain.
+        let table_order = |t: usize| {
+            let after = schedule.after_table.get(&t).into_iter().flatten().map(|&i| schedule.chain[i]).max();
+            let bytes: u64 = tables[t].segments.iter().map(|s| s.raw_bytes).sum();
+            Reverse((after.unwrap_or(0), bytes))
+        };
         let mut order: Vec<usize> = (0..tables.len()).collect();
-        order.sort_by_key(|&t| Reverse(tables[t].segments.iter().map(|s| s.raw_bytes).sum::<u64>()));
+        order.sort_by_cached_key(|&t| table_order(t));
         for t in order {
             schedule.segments.extend((0..tables[t].segments.len()).map(|s| (t, s)));
         }
@@ -135,7 +192,7 @@ impl Schedule {
     /// The next task to run. Ready objects go first (they unblock others and
     /// spread the work of indexes across the load); then segments.
     pub fn next(&mut self) -> Next {
-        let task = if let Some(Reverse(i)) = self.ready.pop() {
+        let task = if let Some(i) = self.pop_ready() {
             Task::Object(i)
         } else if let Some((table, segment)) = self.segments.pop_front() {
             Task::Segment { table, segment }
@@ -149,15 +206,37 @@ impl Schedule {
         } else {
             return Next::Done;
         };
+        if let Task::Object(i) = task {
+            self.held.take(LockMode::of(self.kinds[i]), &self.locked_tables[&i]);
+        }
         self.running += 1;
         Next::Run(task)
+    }
+
+    /// The ready object with the longest chain whose locks are free now.
+    fn pop_ready(&mut self) -> Option<usize> {
+        let mut passed_over = Vec::new();
+        let mut found = None;
+        while let Some(entry) = self.ready.pop() {
+            let i = entry.1 .0;
+            if self.held.admit(LockMode::of(self.kinds[i]), &self.locked_tables[&i]) {
+                found = Some(i);
+                break;
+            }
+            passed_over.push(entry);
+        }
+        self.ready.extend(passed_over);
+        found
     }
 
     /// Records that `task` ran successfully.
     pub fn complete(&mut self, task: Task) {
         self.running -= 1;
         let woken = match task {
-            Task::Object(i) => self.after_object.remove(&i).unwrap_or_default(),
+            Task::Object(i) => {
+                self.held.release(LockMode::of(self.kinds[i]), &self.locked_tables[&i]);
+                self.after_object.remove(&i).unwrap_or_default()
+            }
             Task::Segment { table, .. } => {
                 self.segments_left[table] -= 1;
                 if self.segments_left[table] > 0 {
@@ -171,7 +250,7 @@ impl Schedule {
                 *unmet -= 1;
                 if *unmet == 0 {
                     self.waiting.remove(&object);
-                    self.ready.push(Reverse(object));
+                    self.ready.push((self.chain[object], Reverse(object)));
                 }
             }
         }
@@ -204,6 +283,10 @@ mod tests {
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             requires_roles: Vec::new(),
         }
+    }
+
+    fn table_with_rows(name: &str, segments: usize, rows: u64) -> TableEntry {
+        TableEntry { rows, ..table(name, segments) }
     }
 
     fn table(name: &str, segments: usize) -> TableEntry {
@@ -298,6 +381,79 @@ mod tests {
         schedule.complete(load);
         assert_eq!(schedule.next(), Next::Run(Task::Object(1)));
         schedule.complete(Task::Object(1));
+        assert_eq!(schedule.next(), Next::Done);
+    }
+
+    #[test]
+    fn the_rows_and_objects_ahead_of_the_longest_chain_go_first() {
+        let schema = schema_with(vec![
+            object("tb", ObjectKind::Table, "\"s\".\"big\"", Phase::PreData, &[]),
+            object("tr", ObjectKind::Table, "\"s\".\"referenced\"", Phase::PreData, &[]),
+            object("tc", ObjectKind::Table, "\"s\".\"child\"", Phase::PreData, &[]),
+            object("ix", ObjectKind::Index, "ix", Phase::PostData, &["tb"]),
+            object("pk", ObjectKind::Index, "pk", Phase::PostData, &["tr"]),
+            object("fk", ObjectKind::ForeignKey, "fk", Phase::PostData, &["tc", "tr", "pk"]),
+            object("val", ObjectKind::Validation, "fk", Phase::PostData, &["fk", "tc"]),
+        ]);
+        // The big table's index is a long task, but shorter than the scan of
+        // the child's rows that waits for the referenced table's key.
+        let tables = vec![
+            table_with_rows("big", 3, 1000),
+            table_with_rows("referenced", 1, 10),
+            table_with_rows("child", 1, 500),
+        ];
+        let mut schedule = Schedule::new(&schema, &tables);
+        let order = run_all(&mut schedule);
+        assert_eq!(
+            order,
+            vec![
+                Task::Segment { table: 1, segment: 0 },
+                Task::Object(4),
+                Task::Segment { table: 2, segment: 0 },
+                Task::Object(5),
+                Task::Object(6),
+                Task::Segment { table: 0, segment: 0 },
+                Task::Segment { table: 0, segment: 1 },
+                Task::Segment { table: 0, segment: 2 },
+                Task::Object(3),
+            ]
+        );
+    }
+
+    #[test]
+    fn objects_that_would_wait_for_a_running_ones_lock_are_passed_over() {
+        let schema = schema_with(vec![
+            object("t", ObjectKind::Table, "\"s\".\"t\"", Phase::PreData, &[]),
+            object("u", ObjectKind::Table, "\"s\".\"u\"", Phase::PreData, &[]),
+            object("ix1", ObjectKind::Index, "ix1", Phase::PostData, &["t"]),
+            object("ix2", ObjectKind::Index, "ix2", Phase::PostData, &["t"]),
+            object("val", ObjectKind::Validation, "val", Phase::PostData, &["t"]),
+            object("trigger", ObjectKind::Trigger, "trigger", Phase::PostData, &["t"]),
+        ]);
+        let mut schedule = Schedule::new(&schema, &[table("t", 1), table("u", 1)]);
+        let Next::Run(load_t) = schedule.next() else { panic!("a segment is ready") };
+        assert_eq!(load_t, Task::Segment { table: 0, segment: 0 });
+        schedule.complete(load_t);
+        // The validation scans beside the index builds; the trigger, which
+        // locks the table out, waits for all three, and meanwhile the other
+        // table loads.
+        let mut running: Vec<Task> = (0..3)
+            .map(|_| match schedule.next() {
+                Next::Run(task) => task,
+                other => panic!("three objects share the table: {other:?}"),
+            })
+            .collect();
+        running.sort_by_key(|t| format!("{t:?}"));
+        assert_eq!(running, vec![Task::Object(2), Task::Object(3), Task::Object(4)]);
+        assert_eq!(schedule.next(), Next::Run(Task::Segment { table: 1, segment: 0 }));
+        assert_eq!(schedule.next(), Next::Wait);
+        schedule.complete(Task::Segment { table: 1, segment: 0 });
+        schedule.complete(Task::Object(2));
+        schedule.complete(Task::Object(4));
+        assert_eq!(schedule.next(), Next::Wait, "an index build still holds the table");
+        schedule.complete(Task::Object(3));
+        assert_eq!(schedule.next(), Next::Run(Task::Object(5)));
+        schedule.complete(Task::Object(5));
         assert_eq!(schedule.next(), Next::Done);
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tracing::debug;
 
 use super::load::load_segment;
 use super::objects::run_object;
@@ -104,12 +106,19 @@ async fn work(client: tokio_postgres::Client, shared: Arc<Shared>) -> Result<(),
                 return Ok(());
             }
         };
+        let started = Instant::now();
         match task {
             Task::Segment { table, segment } => {
                 let table = &shared.database.tables[table];
-                load_segment(&client, shared.bridge.as_ref(), table, &table.segments[segment], &shared.progress).await?
+                load_segment(&client, shared.bridge.as_ref(), table, &table.segments[segment], &shared.progress)
+                    .await?;
+                debug!(table = %table.name, segment, elapsed = ?started.elapsed(), "segment loaded");
             }
-            Task::Object(i) => run_object(&client, &shared.schema.objects[i], &shared.roles, &mut warned).await?,
+            Task::Object(i) => {
+                let object = &shared.schema.objects[i];
+                run_object(&client, object, &shared.roles, &mut warned).await?;
+                debug!(kind = object.kind.label(), name = %object.name, elapsed = ?started.elapsed(), "object created");
+            }
         }
         shared.schedule.lock().expect("not poisoned").complete(task);
         shared.changed.notify_waiters();

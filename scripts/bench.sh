@@ -6,6 +6,8 @@
 #   scripts/bench.sh [SCALE] [JOBS]     SCALE 1 ≈ 1 GB of table data (default 1)
 #   ONLY_REPLIBYTE=1 scripts/bench.sh 5  replibyte alone (a large scale's memory
 #                                        figures without the disk the others need)
+#   NO_S3=1 scripts/bench.sh            without the S3 runs (SeaweedFS is started
+#                                        on loopback by scripts/s3.sh otherwise)
 #
 # Prints wall time, CPU seconds (user+sys of the client process tree: the
 # server's own work is not counted for any tool), peak RSS and stored bytes
@@ -83,7 +85,13 @@ sed "s|^bridge:|  secret: bench-secret\n  transformers:\n    - schema: public\n 
 rm -rf "$out/bridge-transformed"
 measure "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" "$replibyte" -c "$transformed" dump --jobs "$jobs"
 
-if [ -n "${REPLIBYTE_S3_ENDPOINT:-}" ]; then
+# The S3 runs go to a SeaweedFS on loopback that scripts/s3.sh starts (or to
+# the endpoint REPLIBYTE_S3_* already name); NO_S3=1 leaves them out.
+if [ -z "${NO_S3:-}" ] && [ -z "${REPLIBYTE_S3_ENDPOINT:-}" ]; then
+  s3env=$(scripts/s3.sh start) || { echo "== S3 server did not start: the S3 rows are left out" >&2; s3env=; }
+  eval "$s3env"
+fi
+if [ -z "${NO_S3:-}" ] && [ -n "${REPLIBYTE_S3_ENDPOINT:-}" ]; then
   s3config=$out/bench-s3.yaml
   cat > "$s3config" <<YAML
 source:

@@ -329,6 +329,22 @@ mod tests {
         let mut out = Vec::new();
         t.apply(Some(br#"{"\u0062": "xy", "c": {"b": "q\"}"}}"#), &mut out).unwrap();
         assert_eq!(out, br#"{"\u0062": "**********", "c": {"b": "q\"}"}}"#);
+        // Strings longer than the byte-by-byte search, with a quote escaped
+        // past it; text between and after replacements kept.
+        let long = format!(
+            r#"{{"long": "{}\"{}", "b": "{}\"x", "tail" : [ 1 ] , "b":"y"}}  "#,
+            "a".repeat(40),
+            "b".repeat(50),
+            "c".repeat(33)
+        );
+        let mut out = Vec::new();
+        t.apply(Some(long.as_bytes()), &mut out).unwrap();
+        let expected = format!(
+            r#"{{"long": "{}\"{}", "b": "**********", "tail" : [ 1 ] , "b":"**********"}}  "#,
+            "a".repeat(40),
+            "b".repeat(50)
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! rewritten. No tree is built, nothing is allocated per node, and the
 //! text keeps its layout (spacing, key order, duplicate keys) exactly.
 //!
+//! The scan writes nothing itself: the text between two replaced scalars
+//! goes to the output in one copy when the second is reached, so a
+//! document with two replacements costs three copies, not one per token.
+//!
 //! Objects and arrays that no path leads into are copied in one piece,
 //! after a scan that only balances brackets: PostgreSQL validated the
 //! document when it stored it, and this path reads what it sends.
@@ -16,9 +20,13 @@ use crate::transform::{Field, Transformer, ValueError};
 
 /// Where the scanner is: the keys and indexes from the root.
 enum Location {
-    /// Where a key's string token is in the input, quotes included: the
-    /// key is decoded only when it has escapes and a path asks about it.
-    Key(Range<usize>),
+    /// Where a key's string token is in the input, quotes included, and
+    /// whether it has escapes: the key is decoded only then, and only when
+    /// a path asks about it.
+    Key {
+        token: Range<usize>,
+        escaped: bool,
+    },
     Index(usize),
 }
 
@@ -32,6 +40,9 @@ struct Scratch {
     text: Vec<u8>,
     next: Vec<u8>,
 }
+
+/// Strings up to this long are searched byte by byte.
+const SHORT_STRING: usize = 32;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
@@ -64,6 +75,7 @@ fn scan(
     let mut scanner = Scanner {
         input,
         pos: 0,
+        copied: 0,
         out,
         replace,
         path: &mut scratch.path,
@@ -76,12 +88,15 @@ fn scan(
     if scanner.pos != input.len() {
         return Err(scanner.malformed());
     }
+    scanner.out.extend_from_slice(&input[scanner.copied..]);
     Ok(())
 }
 
 struct Scanner<'a, 'o> {
     input: &'a [u8],
     pos: usize,
+    /// The input before this is in `out` (as is, or replaced).
+    copied: usize,
     out: &'o mut Vec<u8>,
     replace: &'a [(Vec<Step>, Box<dyn Transformer>)],
     path: &'o mut Vec<Location>,
@@ -98,28 +113,25 @@ impl Scanner<'_, '_> {
         self.input.get(self.pos).copied()
     }
 
-    /// Copies whitespace through.
+    /// Steps over whitespace.
     fn whitespace(&mut self) {
-        let start = self.pos;
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
         }
-        self.out.extend_from_slice(&self.input[start..self.pos]);
     }
 
-    /// Copies one byte that must be `expected`.
+    /// Steps over one byte that must be `expected`.
     fn expect(&mut self, expected: u8) -> Result<(), ValueError> {
         if self.peek() != Some(expected) {
             return Err(self.malformed());
         }
-        self.out.push(expected);
         self.pos += 1;
         Ok(())
     }
 
     fn value(&mut self) -> Result<(), ValueError> {
         match self.peek() {
-            Some(b'{' | b'[') if !self.on_a_path() => self.copy_container(),
+            Some(b'{' | b'[') if !self.on_a_path() => self.skip_container(),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
             Some(_) => self.scalar(),
@@ -134,12 +146,11 @@ impl Scanner<'_, '_> {
             return self.expect(b'}');
         }
         loop {
-            let (start, end) = self.string_token()?;
-            self.out.extend_from_slice(&self.input[start..end]);
+            let (token, escaped) = self.string_token()?;
             self.whitespace();
             self.expect(b':')?;
             self.whitespace();
-            self.path.push(Location::Key(start..end));
+            self.path.push(Location::Key { token, escaped });
             self.value()?;
             self.path.pop();
             if !self.another(b'}')? {
@@ -166,8 +177,8 @@ impl Scanner<'_, '_> {
         }
     }
 
-    /// After a member: copies the comma and says `true` when another
-    /// follows, or copies `close` and says `false`.
+    /// After a member: steps over the comma and says `true` when another
+    /// follows, or over `close` and says `false`.
     fn another(&mut self, close: u8) -> Result<bool, ValueError> {
         self.whitespace();
         if self.peek() == Some(b',') {
@@ -188,9 +199,9 @@ impl Scanner<'_, '_> {
             .any(|(path, _)| path.iter().zip(self.path.iter()).all(|(step, at)| step_matches(step, at, input)))
     }
 
-    /// Copies the object or array at the cursor through, unread.
-    fn copy_container(&mut self) -> Result<(), ValueError> {
-        let start = self.pos;
+    /// Steps over the object or array at the cursor, unread: it is copied
+    /// through as it is.
+    fn skip_container(&mut self) -> Result<(), ValueError> {
         let mut depth = 0usize;
         loop {
             match self.peek() {
@@ -211,39 +222,50 @@ impl Scanner<'_, '_> {
             }
             self.pos += 1;
         }
-        self.out.extend_from_slice(&self.input[start..self.pos]);
         Ok(())
     }
 
-    /// The extent of the string token at the cursor, quotes included.
-    fn string_token(&mut self) -> Result<(usize, usize), ValueError> {
+    /// Steps over the string token at the cursor; says where it is, quotes
+    /// included, and whether it has escapes.
+    fn string_token(&mut self) -> Result<(Range<usize>, bool), ValueError> {
         let start = self.pos;
         if self.peek() != Some(b'"') {
             return Err(self.malformed());
         }
+        let mut escaped = false;
         let mut i = start + 1;
         loop {
             // The next quote or backslash; everything between is text.
-            match memchr::memchr2(b'"', b'\\', &self.input[i.min(self.input.len())..]) {
-                Some(at) if self.input[i + at] == b'"' => {
+            // Most strings of a document are short: a plain loop finds
+            // their end sooner than a vectorised search can start.
+            let rest = &self.input[i.min(self.input.len())..];
+            let found = match rest.iter().take(SHORT_STRING).position(|&b| b == b'"' || b == b'\\') {
+                Some(at) => Some(at),
+                None if rest.len() > SHORT_STRING => {
+                    memchr::memchr2(b'"', b'\\', &rest[SHORT_STRING..]).map(|at| at + SHORT_STRING)
+                }
+                None => None,
+            };
+            match found {
+                Some(at) if rest[at] == b'"' => {
                     i += at;
                     break;
                 }
-                Some(at) => i += at + 2,
+                Some(at) => {
+                    escaped = true;
+                    i += at + 2;
+                }
                 None => return Err(self.malformed()),
             }
         }
         self.pos = i + 1;
-        Ok((start, self.pos))
+        Ok((start..self.pos, escaped))
     }
 
     fn scalar(&mut self) -> Result<(), ValueError> {
         let start = self.pos;
         let kind = match self.peek() {
-            Some(b'"') => {
-                self.string_token()?;
-                Scalar::String
-            }
+            Some(b'"') => Scalar::String { escaped: self.string_token()?.1 },
             Some(b't' | b'f' | b'n') => {
                 while self.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
                     self.pos += 1;
@@ -268,13 +290,15 @@ impl Scanner<'_, '_> {
         let path = &self.path;
         let mut chosen = replace.iter().filter(|(p, _)| matches(p, path, input)).map(|(_, t)| t.as_ref()).peekable();
         if chosen.peek().is_none() || kind == Scalar::Null {
-            self.out.extend_from_slice(token);
             return Ok(());
         }
+        // What came since the last replacement, then this one.
+        self.out.extend_from_slice(&input[self.copied..start]);
+        self.copied = self.pos;
         // The scalar as text, through each transformer in turn.
         self.text.clear();
         match kind {
-            Scalar::String => match decode_string(token) {
+            Scalar::String { escaped } => match decode_string(token, escaped) {
                 Some(text) => self.text.extend_from_slice(text.as_bytes()),
                 None => return Err(ValueError::new(format!("not valid JSON at byte {start}"))),
             },
@@ -301,7 +325,7 @@ impl Scanner<'_, '_> {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scalar {
-    String,
+    String { escaped: bool },
     Number,
     Bool,
     Null,
@@ -315,13 +339,12 @@ fn matches(path: &[Step], location: &[Location], input: &[u8]) -> bool {
 fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
     match (step, at) {
         (Step::Any, _) => true,
-        (Step::Key(key), Location::Key(range)) => {
-            let token = &input[range.clone()];
-            let inner = &token[1..token.len() - 1];
-            if inner.contains(&b'\\') {
-                decode_string(token).is_some_and(|name| name == key.as_str())
+        (Step::Key(key), Location::Key { token, escaped }) => {
+            let token = &input[token.clone()];
+            if *escaped {
+                decode_string(token, true).is_some_and(|name| name == key.as_str())
             } else {
-                inner == key.as_bytes()
+                &token[1..token.len() - 1] == key.as_bytes()
             }
         }
         (Step::Index(i), Location::Index(at)) => i == at,
@@ -330,9 +353,9 @@ fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
 }
 
 /// A string token's text: borrowed when it has no escapes.
-fn decode_string(token: &[u8]) -> Option<Cow<'_, str>> {
+fn decode_string(token: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
     let inner = &token[1..token.len() - 1];
-    if inner.contains(&b'\\') {
+    if escaped {
         serde_json::from_slice::<String>(token).ok().map(Cow::Owned)
     } else {
         std::str::from_utf8(inner).ok().map(Cow::Borrowed)

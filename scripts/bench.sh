@@ -6,6 +6,7 @@
 #   scripts/bench.sh [SCALE] [JOBS]     SCALE 1 ≈ 1 GB of table data (default 1)
 #   ONLY_REPLIBYTE=1 scripts/bench.sh 5  replibyte alone (a large scale's memory
 #                                        figures without the disk the others need)
+#   RUNS=1 scripts/bench.sh             one run per tool instead of the median of 3
 #   NO_S3=1 scripts/bench.sh            without the S3 runs (SeaweedFS is started
 #                                        on loopback by scripts/s3.sh otherwise)
 #
@@ -18,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-1}
 jobs=${2:-2}
+RUNS=${RUNS:-3}
 out=target/bench
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -46,20 +48,30 @@ fresh_db() { "$bin/dropdb" --if-exists --force "$1"; "$bin/createdb" "$1"; }
 
 results=$out/results-$scale.tsv
 : > "$results"
-# measure NAME STORED_PATH COMMAND...: runs COMMAND under GNU time.
+# measure NAME STORED_PATH PREPARE COMMAND...: runs PREPARE (shell code
+# that resets what COMMAND writes, or :) then COMMAND under GNU time, RUNS
+# times, and records the run of median wall time (peak RSS: the highest of
+# all runs). A run on this shared machine varies by 10-15 %; the median of
+# three does not hang a ratio on one lucky or unlucky run.
 measure() {
-  local name=$1 stored=$2; shift 2
+  local name=$1 stored=$2 prepare=$3; shift 3
   local t; t=$(mktemp)
-  # Every tool starts from the same state: no dirty pages, no pending
-  # checkpoint left by the one before.
-  sync; "${psql[@]}" -d postgres -c CHECKPOINT; echo "-- $name" >&2
-  /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
-    || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t"; return 0; }
-  read -r wall user sys rss < <(tail -1 "$t")
+  local runs; runs=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    eval "$prepare"
+    # Every tool starts from the same state: no dirty pages, no pending
+    # checkpoint left by the one before.
+    sync; "${psql[@]}" -d postgres -c CHECKPOINT; echo "-- $name" >&2
+    /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
+      || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t" "$runs"; return 0; }
+    tail -1 "$t" >> "$runs"
+  done
+  read -r wall user sys _ < <(sort -n "$runs" | sed -n "$(( (RUNS + 1) / 2 ))p")
+  rss=$(cut -d' ' -f4 "$runs" | sort -n | tail -1)
   local bytes=-
   [ -n "$stored" ] && [ -e "$stored" ] && bytes=$(du -sb "$stored" | cut -f1)
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$bytes" >> "$results"
-  rm -f "$t"
+  rm -f "$t" "$runs"
 }
 
 config=$out/bench.yaml
@@ -72,18 +84,14 @@ bridge:
 destination:
   connection_uri: $(uri "${source_db}_replibyte")
 YAML
-rm -rf "$out/bridge"
-measure "replibyte dump -j1" "$out/bridge" "$replibyte" -c "$config" dump --jobs 1
-rm -rf "$out/bridge"
-measure "replibyte dump -j$jobs" "$out/bridge" "$replibyte" -c "$config" dump --jobs "$jobs"
-"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
-measure "replibyte restore -j$jobs" "" "$replibyte" -c "$config" restore --jobs "$jobs"
+measure "replibyte dump -j1" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs 1
+measure "replibyte dump -j$jobs" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs "$jobs"
+measure "replibyte restore -j$jobs" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte"' "$replibyte" -c "$config" restore --jobs "$jobs"
 
 # The same dump with six PII columns of customers transformed (issue 4).
 transformed=$out/bench-transformed.yaml
 sed "s|^bridge:|  secret: bench-secret\n  transformers:\n    - schema: public\n      table: customers\n      columns:\n        - {name: first_name, transformer: first-name}\n        - {name: last_name, transformer: last-name}\n        - {name: email, transformer: email}\n        - {name: phone, transformer: phone-number}\n        - {name: birth_date, transformer: random-date}\n        - {name: address, transformer: json, options: {replace: {street: random, zip: random}}}\nbridge:|; s|path: $out/bridge|path: $out/bridge-transformed|" "$config" > "$transformed"
-rm -rf "$out/bridge-transformed"
-measure "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" "$replibyte" -c "$transformed" dump --jobs "$jobs"
+measure "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" 'rm -rf "$out/bridge-transformed"' "$replibyte" -c "$transformed" dump --jobs "$jobs"
 
 # The S3 runs go to a SeaweedFS on loopback that scripts/s3.sh starts (or to
 # the endpoint REPLIBYTE_S3_* already name); NO_S3=1 leaves them out.
@@ -108,27 +116,21 @@ bridge:
 destination:
   connection_uri: $(uri "${source_db}_replibyte_s3")
 YAML
-  measure "replibyte dump -j$jobs (S3)" "" "$replibyte" -c "$s3config" dump --jobs "$jobs"
-  "$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"
-  measure "replibyte restore -j$jobs (S3)" "" "$replibyte" -c "$s3config" restore --jobs "$jobs"
+  measure "replibyte dump -j$jobs (S3)" "" : "$replibyte" -c "$s3config" dump --jobs "$jobs"
+  measure "replibyte restore -j$jobs (S3)" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"' "$replibyte" -c "$s3config" restore --jobs "$jobs"
 fi
 
 if [ -z "${ONLY_REPLIBYTE:-}" ]; then
-rm -rf "$out/copy-zstd"; mkdir -p "$out/copy-zstd"
 # shellcheck disable=SC2086 # table names are split on purpose
-measure "COPY binary | zstd -1 (serial)" "$out/copy-zstd" scripts/bench/copy-zstd.sh "$source_db" "$out/copy-zstd" $tables
+measure "COPY binary | zstd -1 (serial)" "$out/copy-zstd" 'rm -rf "$out/copy-zstd"; mkdir -p "$out/copy-zstd"' scripts/bench/copy-zstd.sh "$source_db" "$out/copy-zstd" $tables
 
-rm -f "$out/dump.fc"
-measure "pg_dump -Fc" "$out/dump.fc" "$bin/pg_dump" -Fc -f "$out/dump.fc" -d "$source_db"
-rm -rf "$out/dump.fd"
-measure "pg_dump -Fd -j$jobs" "$out/dump.fd" "$bin/pg_dump" -Fd -j "$jobs" -f "$out/dump.fd" -d "$source_db"
-fresh_db "${source_db}_pg_restore"
-measure "pg_restore -j$jobs" "" "$bin/pg_restore" -j "$jobs" -d "${source_db}_pg_restore" "$out/dump.fd"
+measure "pg_dump -Fc" "$out/dump.fc" 'rm -f "$out/dump.fc"' "$bin/pg_dump" -Fc -f "$out/dump.fc" -d "$source_db"
+measure "pg_dump -Fd -j$jobs" "$out/dump.fd" 'rm -rf "$out/dump.fd"' "$bin/pg_dump" -Fd -j "$jobs" -f "$out/dump.fd" -d "$source_db"
+measure "pg_restore -j$jobs" "" 'fresh_db "${source_db}_pg_restore"' "$bin/pg_restore" -j "$jobs" -d "${source_db}_pg_restore" "$out/dump.fd"
 
 if command -v pgcopydb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq pgcopydb >/dev/null 2>&1; }; then
-  fresh_db "${source_db}_pgcopydb"
-  rm -rf "$out/pgcopydb"
-  measure "pgcopydb clone --table-jobs $jobs --index-jobs $jobs" "" env PATH="$bin:$PATH" pgcopydb clone \
+  measure "pgcopydb clone --table-jobs $jobs --index-jobs $jobs" "" \
+    'fresh_db "${source_db}_pgcopydb"; rm -rf "$out/pgcopydb"' env PATH="$bin:$PATH" pgcopydb clone \
     --source "$(uri "$source_db")" --target "$(uri "${source_db}_pgcopydb")" --dir "$out/pgcopydb" \
     --table-jobs "$jobs" --index-jobs "$jobs"
 fi

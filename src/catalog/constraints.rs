@@ -67,8 +67,11 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
         let definition = with_index_options(row.get(6), contype, &row.get::<_, Vec<String>>(14));
         let cloned = row.get::<_, u32>(7) != 0;
         let display = format!("{} on {table}", quote_ident(&conname));
-        let add =
-            |only: &str| format!("ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition};", quote_ident(&conname));
+        // `ALTER TABLE [ONLY] table ADD CONSTRAINT name definition[ NOT VALID]`.
+        let add_as = |only: &str, not_valid: &str| {
+            format!("ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition}{not_valid};", quote_ident(&conname))
+        };
+        let add = |only: &str| add_as(only, "");
         match contype {
             b'c' => {
                 // Validated CHECKs are part of CREATE TABLE; NOT VALID ones are
@@ -93,11 +96,9 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                 // own: VALIDATE CONSTRAINT scans the rows under a lock that
                 // lets the table's indexes build beside it, where ADD
                 // CONSTRAINT would hold them off for the whole scan.
-                let name = quote_ident(&conname);
                 let key = (class::PG_CONSTRAINT, oid);
-                let sql = format!("ALTER TABLE ONLY {table} ADD CONSTRAINT {name} {definition} NOT VALID;");
-                graph.add(key, ObjectKind::ForeignKey, display.clone(), Phase::PostData, sql);
-                let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {name};");
+                graph.add(key, ObjectKind::ForeignKey, display.clone(), Phase::PostData, add_as("ONLY ", " NOT VALID"));
+                let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", quote_ident(&conname));
                 if let Some(validation) =
                     graph.add_dependent(key, "validate", ObjectKind::Validation, display, Phase::PostData, validate)
                 {

@@ -193,10 +193,7 @@ impl Scanner<'_, '_> {
     /// Whether some path goes through the current location (or ends above
     /// it), so that the value here may hold scalars to replace.
     fn on_a_path(&self) -> bool {
-        let input = self.input;
-        self.replace
-            .iter()
-            .any(|(path, _)| path.iter().zip(self.path.iter()).all(|(step, at)| step_matches(step, at, input)))
+        self.replace.iter().any(|(path, _)| agree(path, self.path, self.input))
     }
 
     /// Steps over the object or array at the cursor, unread: it is copied
@@ -333,7 +330,13 @@ enum Scalar {
 
 /// Whether a scalar at `location` (in `input`) is at or under `path`.
 fn matches(path: &[Step], location: &[Location], input: &[u8]) -> bool {
-    path.len() <= location.len() && path.iter().zip(location).all(|(step, at)| step_matches(step, at, input))
+    path.len() <= location.len() && agree(path, location, input)
+}
+
+/// Whether `path` and `location` agree as far as both go: one leads into
+/// the other.
+fn agree(path: &[Step], location: &[Location], input: &[u8]) -> bool {
+    path.iter().zip(location).all(|(step, at)| step_matches(step, at, input))
 }
 
 fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {

@@ -29,9 +29,8 @@
 //! phone number needs two or three blocks).
 
 use std::fmt;
-use std::hash::Hasher;
 
-use siphasher::sip128::{Hasher128, SipHasher13, SipHasher24};
+use siphasher::sip128::{SipHasher13, SipHasher24};
 
 /// The BLAKE3 `derive_key` context of the root key. Changing it changes
 /// every deterministic output, so it carries a version.
@@ -58,7 +57,12 @@ impl Keys {
     /// The key of one transformer configuration, named by `domain` (its name
     /// and canonical options).
     pub fn derive(&self, domain: &str) -> Key {
-        Key(*blake3::keyed_hash(&self.root, domain.as_bytes()).as_bytes())
+        let bytes = blake3::keyed_hash(&self.root, domain.as_bytes());
+        let (head, stream) = bytes.as_bytes().split_at(16);
+        Key {
+            head: SipHasher24::new_with_key(head.try_into().expect("16 bytes")),
+            stream: SipHasher13::new_with_key(stream.try_into().expect("16 bytes")),
+        }
     }
 }
 
@@ -68,17 +72,21 @@ impl fmt::Debug for Keys {
     }
 }
 
-/// The key of one transformer configuration.
+/// The key of one transformer configuration, as the two keyed hashers it
+/// is made of (set up once: a value only pays for hashing itself).
 #[derive(Clone)]
-pub struct Key([u8; 32]);
+pub struct Key {
+    /// Keyed by the first half of the configuration's key: the head.
+    head: SipHasher24,
+    /// Keyed by the second half: the blocks after the head.
+    stream: SipHasher13,
+}
 
 impl Key {
     /// The pseudo-random stream that `input` stands for under this key.
     #[inline]
     pub fn draw(&self, input: &[u8]) -> Draw<'_> {
-        let mut hasher = SipHasher24::new_with_key(self.0[..16].try_into().expect("16 bytes"));
-        hasher.write(input);
-        let head = hasher.finish128().as_bytes();
+        let head = self.head.hash(input).as_bytes();
         Draw { key: self, head, counter: 0, block: head, pos: 0, pool: 0, pool_bits: 0 }
     }
 }
@@ -121,10 +129,10 @@ impl Draw<'_> {
 
     fn refill(&mut self) {
         self.counter += 1;
-        let mut hasher = SipHasher13::new_with_key(self.key.0[16..].try_into().expect("16 bytes"));
-        hasher.write(&self.head);
-        hasher.write(&self.counter.to_le_bytes());
-        self.block = hasher.finish128().as_bytes();
+        let mut input = [0u8; BLOCK + 8];
+        input[..BLOCK].copy_from_slice(&self.head);
+        input[BLOCK..].copy_from_slice(&self.counter.to_le_bytes());
+        self.block = self.key.stream.hash(&input).as_bytes();
         self.pos = 0;
     }
 
@@ -184,6 +192,10 @@ impl Draw<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::hash::Hasher;
+
+    use siphasher::sip128::Hasher128;
+
     use super::*;
 
     #[test]
@@ -212,15 +224,28 @@ mod tests {
         assert_eq!(distinct.len(), 40);
     }
 
+    /// The stream as the module documentation defines it, computed with the
+    /// streaming hasher interface: the head is SipHash-2-4 of the input
+    /// under the first half of the key, block n is SipHash-1-3 of
+    /// (head ‖ n) under the second half.
     #[test]
-    fn the_stream_starts_with_the_keyed_hash() {
-        let key = Keys::from_secret("s").derive("x");
-        let mut hasher = SipHasher24::new_with_key(key.0[..16].try_into().unwrap());
-        hasher.write(b"in");
-        let expected = hasher.finish128().as_bytes();
-        let mut got = [0u8; 16];
+    fn the_stream_is_the_documented_construction() {
+        let keys = Keys::from_secret("s");
+        let key = keys.derive("x");
+        let material = *blake3::keyed_hash(&keys.root, b"x").as_bytes();
+        let mut head = SipHasher24::new_with_key(material[..16].try_into().unwrap());
+        head.write(b"in");
+        let head = head.finish128().as_bytes();
+        let mut expected = head.to_vec();
+        for n in 1u64..=2 {
+            let mut block = SipHasher13::new_with_key(material[16..].try_into().unwrap());
+            block.write(&head);
+            block.write(&n.to_le_bytes());
+            expected.extend_from_slice(&block.finish128().as_bytes());
+        }
+        let mut got = [0u8; 48];
         key.draw(b"in").fill(&mut got);
-        assert_eq!(got, expected);
+        assert_eq!(got.to_vec(), expected);
     }
 
     #[test]

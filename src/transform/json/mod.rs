@@ -329,7 +329,7 @@ mod tests {
         let mut out = Vec::new();
         t.apply(Some(br#"{"\u0062": "xy", "c": {"b": "q\"}"}}"#), &mut out).unwrap();
         assert_eq!(out, br#"{"\u0062": "**********", "c": {"b": "q\"}"}}"#);
-        // Strings longer than the byte-by-byte search, with a quote escaped
+        // Strings longer than the word-at-a-time search, with a quote escaped
         // past it; text between and after replacements kept.
         let long = format!(
             r#"{{"long": "{}\"{}", "b": "{}\"x", "tail" : [ 1 ] , "b":"y"}}  "#,

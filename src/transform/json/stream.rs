@@ -11,7 +11,6 @@
 //! after a scan that only balances brackets: PostgreSQL validated the
 //! document when it stored it, and this path reads what it sends.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -41,7 +40,7 @@ struct Scratch {
     next: Vec<u8>,
 }
 
-/// Strings up to this long are searched byte by byte.
+/// The first this many bytes of a string are searched a word at a time.
 const SHORT_STRING: usize = 32;
 
 thread_local! {
@@ -233,17 +232,8 @@ impl Scanner<'_, '_> {
         let mut i = start + 1;
         loop {
             // The next quote or backslash; everything between is text.
-            // Most strings of a document are short: a plain loop finds
-            // their end sooner than a vectorised search can start.
             let rest = &self.input[i.min(self.input.len())..];
-            let found = match rest.iter().take(SHORT_STRING).position(|&b| b == b'"' || b == b'\\') {
-                Some(at) => Some(at),
-                None if rest.len() > SHORT_STRING => {
-                    memchr::memchr2(b'"', b'\\', &rest[SHORT_STRING..]).map(|at| at + SHORT_STRING)
-                }
-                None => None,
-            };
-            match found {
+            match quote_or_backslash(rest) {
                 Some(at) if rest[at] == b'"' => {
                     i += at;
                     break;
@@ -292,10 +282,13 @@ impl Scanner<'_, '_> {
         // What came since the last replacement, then this one.
         self.out.extend_from_slice(&input[self.copied..start]);
         self.copied = self.pos;
-        // The scalar as text, through each transformer in turn.
+        // The scalar as text, through each transformer in turn. A string
+        // without escapes is its text as it is: PostgreSQL checked its
+        // encoding when it stored the document.
         self.text.clear();
         match kind {
-            Scalar::String { escaped } => match decode_string(token, escaped) {
+            Scalar::String { escaped: false } => self.text.extend_from_slice(&token[1..token.len() - 1]),
+            Scalar::String { escaped: true } => match unescape(token) {
                 Some(text) => self.text.extend_from_slice(text.as_bytes()),
                 None => return Err(ValueError::new(format!("not valid JSON at byte {start}"))),
             },
@@ -309,15 +302,28 @@ impl Scanner<'_, '_> {
             }
             std::mem::swap(self.text, self.next);
         }
-        let text = std::str::from_utf8(self.text)
-            .map_err(|_| ValueError::new("a transformer inside json wrote invalid UTF-8"))?;
-        match (kind == Scalar::Number).then(|| as_number(text)).flatten() {
+        let number = (kind == Scalar::Number).then(|| std::str::from_utf8(self.text).ok().and_then(as_number));
+        match number.flatten() {
             Some(number) => self.out.extend_from_slice(number.to_string().as_bytes()),
-            None => serde_json::to_writer(&mut *self.out, text)
-                .map_err(|e| ValueError::new(format!("writing JSON: {e}")))?,
+            None => write_string(self.out, self.text)?,
         }
         Ok(())
     }
+}
+
+/// Writes `text` as a JSON string token. Fakes are mostly printable ASCII
+/// without quotes or backslashes, which go out as they are; anything else
+/// is checked for UTF-8 and escaped by serde_json.
+fn write_string(out: &mut Vec<u8>, text: &[u8]) -> Result<(), ValueError> {
+    if text.iter().all(|&b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text);
+        out.push(b'"');
+        return Ok(());
+    }
+    let text =
+        std::str::from_utf8(text).map_err(|_| ValueError::new("a transformer inside json wrote invalid UTF-8"))?;
+    serde_json::to_writer(&mut *out, text).map_err(|e| ValueError::new(format!("writing JSON: {e}")))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -345,7 +351,7 @@ fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
         (Step::Key(key), Location::Key { token, escaped }) => {
             let token = &input[token.clone()];
             if *escaped {
-                decode_string(token, true).is_some_and(|name| name == key.as_str())
+                unescape(token).is_some_and(|name| name == *key)
             } else {
                 &token[1..token.len() - 1] == key.as_bytes()
             }
@@ -355,12 +361,64 @@ fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
     }
 }
 
-/// A string token's text: borrowed when it has no escapes.
-fn decode_string(token: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
-    let inner = &token[1..token.len() - 1];
-    if escaped {
-        serde_json::from_slice::<String>(token).ok().map(Cow::Owned)
-    } else {
-        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+/// Where the first `"` or `\` of `bytes` is.
+///
+/// Most strings of a document are short (keys, names, codes), too short for
+/// `memchr`'s vector search to pay for its setup, and a byte loop spends a
+/// branch per byte: their first [`SHORT_STRING`] bytes are searched eight
+/// at a time in a `u64` (the classic "has a zero byte" bit trick on the
+/// word xor-ed with each wanted byte), the rest of a long string by
+/// `memchr2`.
+#[inline]
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// The high bit of the lowest byte of `word` that is zero is set, and
+    /// no bit below it (bytes above it may be flagged falsely; they are
+    /// never read).
+    fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
+    }
+    let short = &bytes[..bytes.len().min(SHORT_STRING)];
+    let mut words = short.chunks_exact(8);
+    for (n, word) in (&mut words).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let found = zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return Some(n * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let tail = short.len() - words.remainder().len();
+    if let Some(at) = words.remainder().iter().position(|&b| b == b'"' || b == b'\\') {
+        return Some(tail + at);
+    }
+    memchr::memchr2(b'"', b'\\', &bytes[short.len()..]).map(|at| short.len() + at)
+}
+
+/// The text of a string token with escapes.
+fn unescape(token: &[u8]) -> Option<String> {
+    serde_json::from_slice(token).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_backslashes_are_found_wherever_they_are() {
+        for len in 0..80 {
+            for (at, wanted) in (0..len).flat_map(|at| [(at, b'"'), (at, b'\\')]) {
+                // Bytes around the wanted one that the bit trick could
+                // confuse with it: its neighbours in value, and 0x80+.
+                let mut bytes: Vec<u8> = (0..len).map(|i| [b'!', b'#', b'[', b']', 0x80 | b'"', 0xff][i % 6]).collect();
+                bytes[at] = wanted;
+                if at + 1 < len {
+                    bytes[at + 1] = if wanted == b'"' { b'\\' } else { b'"' };
+                }
+                assert_eq!(quote_or_backslash(&bytes), Some(at), "len {len}, at {at}");
+            }
+            let none: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_eq!(quote_or_backslash(&none), None, "len {len}");
+        }
     }
 }

@@ -88,8 +88,22 @@ fn per_transformer(c: &mut Criterion) {
     group.finish();
 }
 
-/// A tuple shaped like the benchmark's customers table: id, first and last
-/// name, email, phone, birth date, address (jsonb), created_at.
+/// A binary jsonb address as `scripts/bench/generate.sql` writes them and
+/// PostgreSQL sends them (the version byte, then the text: keys shortest
+/// first, a space after `:` and `,`).
+fn generated_address(i: usize) -> Vec<u8> {
+    let city = ["Springfield", "Riverside", "Franklin", "Greenville", "Bristol"][i % 5];
+    let (geo, zip, street) = ((i % 90, i % 180), i % 99_999, i % 9999);
+    let text = format!(
+        r#"{{"geo": [{}, {}], "zip": "{zip:05}", "city": "{city}", "street": "{street} Main Street"}}"#,
+        geo.0, geo.1
+    );
+    [&[1u8][..], text.as_bytes()].concat()
+}
+
+/// A tuple shaped like the end-to-end benchmark's customers table
+/// (`scripts/bench/generate.sql`): id, first and last name, email, phone,
+/// birth date, address (jsonb), created_at.
 fn customer(i: usize) -> Vec<u8> {
     let fields = [
         encode(i as i32, &Type::INT4),
@@ -98,7 +112,7 @@ fn customer(i: usize) -> Vec<u8> {
         format!("alice.smith.{i}@example.com").into_bytes(),
         format!("+1-555-{:04}", i % 10_000).into_bytes(),
         encode(-5000 + i as i32 % 20_000, &Type::DATE),
-        encode(address(i), &Type::JSONB),
+        generated_address(i),
         encode(700_000_000_000_000i64 + i as i64, &Type::INT8),
     ];
     let mut out = Vec::new();
@@ -131,6 +145,7 @@ fn splice(c: &mut Criterion) {
             ],
         ),
         (
+            // The six columns `scripts/bench.sh` transforms.
             "6 columns",
             vec![
                 column(1, "first-name", "", Type::TEXT),
@@ -138,7 +153,7 @@ fn splice(c: &mut Criterion) {
                 column(3, "email", "", Type::TEXT),
                 column(4, "phone-number", "", Type::TEXT),
                 column(5, "random-date", "", Type::DATE),
-                column(6, "json", "replace: {street: random, city: random}", Type::JSONB),
+                column(6, "json", "replace: {street: random, zip: random}", Type::JSONB),
             ],
         ),
     ];

@@ -4,7 +4,7 @@ use fake::locales::{Data, EN};
 use serde::Deserialize;
 
 use super::key::{Draw, Key};
-use super::person::{english, longest};
+use super::person::english;
 use super::registry::{Build, Kind};
 use super::{options, types, Field, Guarantees, Transformer, ValueError};
 
@@ -49,8 +49,10 @@ struct EmailOptions {
 
 struct Email {
     key: Key,
-    first: &'static [&'static str],
-    last: &'static [&'static str],
+    /// The English first and last names as they appear in a local part,
+    /// prepared once (see [`local_part`]).
+    first: Vec<String>,
+    last: Vec<String>,
     domains: Vec<String>,
 }
 
@@ -70,12 +72,19 @@ fn build_email(build: &Build) -> Result<Box<dyn Transformer>, String> {
         None => SAFE_DOMAINS.iter().map(|d| d.to_string()).collect(),
     };
     let (first, last) = english();
-    Ok(Box::new(Email { key: build.key.clone(), first, last, domains }))
+    let local_parts = |names: &[&str]| names.iter().map(|name| local_part(name)).collect();
+    Ok(Box::new(Email { key: build.key.clone(), first: local_parts(first), last: local_parts(last), domains }))
 }
 
-/// Appends a name as the ASCII letters and digits of the local part.
-fn push_local(name: &str, out: &mut Vec<u8>) {
-    out.extend(name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()));
+/// A name as it goes into the local part of an address: its ASCII letters
+/// and digits, in lower case.
+fn local_part(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// The longest of `parts`, in bytes (they are ASCII).
+fn longest_part(parts: &[String]) -> usize {
+    parts.iter().map(String::len).max().unwrap_or(0)
 }
 
 /// The next 64 bits of the draw as [`TAG_CHARS`] base32 characters.
@@ -96,21 +105,21 @@ impl Transformer for Email {
         // The tag comes first from the stream, so its 64 bits are the same
         // whatever the names and domains.
         let tag = tag(&mut draw);
-        let first: &&str = draw.pick(self.first);
-        let last: &&str = draw.pick(self.last);
-        push_local(first, out);
+        // Names and domain carry no uniqueness (the tag does): small
+        // choices, cut from one 64-bit draw.
+        out.extend_from_slice(draw.pick_small(&self.first).as_bytes());
         out.push(b'.');
-        push_local(last, out);
+        out.extend_from_slice(draw.pick_small(&self.last).as_bytes());
         out.push(b'.');
         out.extend_from_slice(&tag);
         out.push(b'@');
-        out.extend_from_slice(draw.pick(&self.domains).as_bytes());
+        out.extend_from_slice(draw.pick_small(&self.domains).as_bytes());
         Ok(Field::Value)
     }
 
     fn guarantees(&self) -> Guarantees {
         let domain = self.domains.iter().map(String::len).max().unwrap_or(0);
-        let max = longest(self.first) + 1 + longest(self.last) + 1 + TAG_CHARS + 1 + domain;
+        let max = longest_part(&self.first) + 1 + longest_part(&self.last) + 1 + TAG_CHARS + 1 + domain;
         Guarantees::at_most(max).unique(64)
     }
 }
@@ -153,7 +162,7 @@ impl Transformer for Phone {
     fn apply(&self, input: Option<&[u8]>, out: &mut Vec<u8>) -> Result<Field, ValueError> {
         let Some(input) = input else { return Ok(Field::Null) };
         let mut draw = self.key.draw(input);
-        let format = draw.pick(&self.formats);
+        let format = draw.pick_small(&self.formats);
         for c in format.bytes() {
             match c {
                 b'#' => out.push(b'0' + draw.small(10) as u8),

@@ -171,6 +171,14 @@ impl Draw<'_> {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// An element of a non-empty slice of at most 2^24 (a choice that
+    /// carries no uniqueness, by [`Draw::small`]).
+    #[inline]
+    pub fn pick_small<'s, T>(&mut self, items: &'s [T]) -> &'s T {
+        debug_assert!(items.len() <= 1 << 24);
+        &items[self.small(items.len() as u32) as usize]
+    }
+
     /// A number in `min..=max`.
     #[inline]
     pub fn between(&mut self, min: i64, max: i64) -> i64 {

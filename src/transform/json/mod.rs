@@ -216,7 +216,7 @@ impl Transformer for Json {
         } else {
             input
         };
-        if self.set.is_empty() && self.delete.is_empty() {
+        if self.set.is_empty() && self.delete.is_empty() && self.replace.len() <= stream::MAX_PATHS {
             if self.jsonb {
                 out.push(JSONB_VERSION);
             }
@@ -308,11 +308,22 @@ mod tests {
             "{'deep.*': random}",
             "{'*': redacted}",
             "{'deep.k[1].k': first-name, k: last-name}",
+            // Two paths over one scalar: both apply, in order.
+            "{deep: random, 'deep.k[1].k': first-name, '*.k': redacted}",
         ] {
             let fast = apply(&format!("{{replace: {replace}}}"), Type::JSONB, doc.clone(), &keys);
             let tree = apply(&format!("{{replace: {replace}, delete: [absent]}}"), Type::JSONB, doc.clone(), &keys);
             assert_eq!(fast, tree, "replace {replace}");
         }
+    }
+
+    #[test]
+    fn more_paths_than_the_fast_path_follows_still_work() {
+        let keys = Keys::from_secret("j");
+        let paths: Vec<String> = (0..=stream::MAX_PATHS).map(|i| format!("k{i}: redacted")).collect();
+        let options = format!("{{replace: {{{}}}}}", paths.join(", "));
+        let out = apply(&options, Type::JSONB, json!({"k3": "x", "k64": 5, "other": "y"}), &keys);
+        assert_eq!(out, json!({"k3": "**********", "k64": "**********", "other": "y"}));
     }
 
     #[test]

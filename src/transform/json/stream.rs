@@ -10,6 +10,10 @@
 //! Objects and arrays that no path leads into are copied in one piece,
 //! after a scan that only balances brackets: PostgreSQL validated the
 //! document when it stored it, and this path reads what it sends.
+//!
+//! Paths are followed as sets of bits, one per path: on entering a member,
+//! each path still on course is checked against that one key or index,
+//! so no value compares a whole path from the root again.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -17,11 +21,29 @@ use std::ops::Range;
 use super::{as_number, Step};
 use crate::transform::{Field, Transformer, ValueError};
 
-/// Where the scanner is: the keys and indexes from the root.
-enum Location {
-    /// Where a key's string token is in the input, quotes included, and
-    /// whether it has escapes: the key is decoded only then, and only when
-    /// a path asks about it.
+/// A set of paths of `replace`: bit `i` stands for the `i`-th.
+type Paths = u64;
+
+/// The most paths this scanner follows; a `json` transformer with more
+/// takes the tree path.
+pub const MAX_PATHS: usize = Paths::BITS as usize;
+
+/// Which paths concern the value under the cursor.
+#[derive(Clone, Copy)]
+struct Course {
+    /// How many keys and indexes lead from the root to the value.
+    depth: usize,
+    /// Paths that agree with those steps and go deeper.
+    on: Paths,
+    /// Paths that ended at or above the value: every scalar in it is
+    /// theirs to replace.
+    reached: Paths,
+}
+
+/// The key or index of a member, as a path step sees it.
+enum Member {
+    /// Where the key's string token is in the input, quotes included, and
+    /// whether it has escapes: the key is decoded only then.
     Key {
         token: Range<usize>,
         escaped: bool,
@@ -34,7 +56,6 @@ enum Location {
 /// allocation.
 #[derive(Default)]
 struct Scratch {
-    path: Vec<Location>,
     /// A scalar's text on its way through transformers.
     text: Vec<u8>,
     next: Vec<u8>,
@@ -48,7 +69,7 @@ thread_local! {
 }
 
 /// Copies `input` (one JSON document) to `out`, applying each transformer
-/// of `replace` to the scalars at or under its path.
+/// of `replace` (at most [`MAX_PATHS`]) to the scalars at or under its path.
 ///
 /// # Errors
 /// Malformed JSON, or a transformer that refuses a value.
@@ -70,19 +91,16 @@ fn scan(
     replace: &[(Vec<Step>, Box<dyn Transformer>)],
     scratch: &mut Scratch,
 ) -> Result<(), ValueError> {
-    scratch.path.clear();
-    let mut scanner = Scanner {
-        input,
-        pos: 0,
-        copied: 0,
-        out,
-        replace,
-        path: &mut scratch.path,
-        text: &mut scratch.text,
-        next: &mut scratch.next,
+    debug_assert!(replace.len() <= MAX_PATHS);
+    let mut scanner =
+        Scanner { input, pos: 0, copied: 0, out, replace, text: &mut scratch.text, next: &mut scratch.next };
+    let every_path = match replace.len() {
+        0 => 0,
+        n => Paths::MAX >> (MAX_PATHS - n),
     };
+    let root = Course { depth: 0, on: every_path, reached: 0 };
     scanner.whitespace();
-    scanner.value()?;
+    scanner.value(root)?;
     scanner.whitespace();
     if scanner.pos != input.len() {
         return Err(scanner.malformed());
@@ -98,7 +116,6 @@ struct Scanner<'a, 'o> {
     copied: usize,
     out: &'o mut Vec<u8>,
     replace: &'a [(Vec<Step>, Box<dyn Transformer>)],
-    path: &'o mut Vec<Location>,
     text: &'o mut Vec<u8>,
     next: &'o mut Vec<u8>,
 }
@@ -128,17 +145,17 @@ impl Scanner<'_, '_> {
         Ok(())
     }
 
-    fn value(&mut self) -> Result<(), ValueError> {
+    fn value(&mut self, course: Course) -> Result<(), ValueError> {
         match self.peek() {
-            Some(b'{' | b'[') if !self.on_a_path() => self.skip_container(),
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
-            Some(_) => self.scalar(),
+            Some(b'{' | b'[') if course.on == 0 && course.reached == 0 => self.skip_container(),
+            Some(b'{') => self.object(course),
+            Some(b'[') => self.array(course),
+            Some(_) => self.scalar(course.reached),
             None => Err(self.malformed()),
         }
     }
 
-    fn object(&mut self) -> Result<(), ValueError> {
+    fn object(&mut self, course: Course) -> Result<(), ValueError> {
         self.expect(b'{')?;
         self.whitespace();
         if self.peek() == Some(b'}') {
@@ -149,16 +166,14 @@ impl Scanner<'_, '_> {
             self.whitespace();
             self.expect(b':')?;
             self.whitespace();
-            self.path.push(Location::Key { token, escaped });
-            self.value()?;
-            self.path.pop();
+            self.value(self.enter(course, &Member::Key { token, escaped }))?;
             if !self.another(b'}')? {
                 return Ok(());
             }
         }
     }
 
-    fn array(&mut self) -> Result<(), ValueError> {
+    fn array(&mut self, course: Course) -> Result<(), ValueError> {
         self.expect(b'[')?;
         self.whitespace();
         if self.peek() == Some(b']') {
@@ -166,14 +181,31 @@ impl Scanner<'_, '_> {
         }
         let mut index = 0;
         loop {
-            self.path.push(Location::Index(index));
-            self.value()?;
-            self.path.pop();
+            self.value(self.enter(course, &Member::Index(index)))?;
             index += 1;
             if !self.another(b']')? {
                 return Ok(());
             }
         }
+    }
+
+    /// The course of the value of `member`, inside the value of `course`.
+    fn enter(&self, course: Course, member: &Member) -> Course {
+        let mut inside = Course { depth: course.depth + 1, on: 0, reached: course.reached };
+        let mut paths = course.on;
+        while paths != 0 {
+            let bit = paths & paths.wrapping_neg();
+            paths ^= bit;
+            let path = &self.replace[bit.trailing_zeros() as usize].0;
+            if step_matches(&path[course.depth], member, self.input) {
+                if path.len() == inside.depth {
+                    inside.reached |= bit;
+                } else {
+                    inside.on |= bit;
+                }
+            }
+        }
+        inside
     }
 
     /// After a member: steps over the comma and says `true` when another
@@ -187,12 +219,6 @@ impl Scanner<'_, '_> {
         }
         self.expect(close)?;
         Ok(false)
-    }
-
-    /// Whether some path goes through the current location (or ends above
-    /// it), so that the value here may hold scalars to replace.
-    fn on_a_path(&self) -> bool {
-        self.replace.iter().any(|(path, _)| agree(path, self.path, self.input))
     }
 
     /// Steps over the object or array at the cursor, unread: it is copied
@@ -249,7 +275,9 @@ impl Scanner<'_, '_> {
         Ok((start..self.pos, escaped))
     }
 
-    fn scalar(&mut self) -> Result<(), ValueError> {
+    /// Steps over the scalar at the cursor, replacing it by the paths of
+    /// `reached`, in their order.
+    fn scalar(&mut self, reached: Paths) -> Result<(), ValueError> {
         let start = self.pos;
         let kind = match self.peek() {
             Some(b'"') => Scalar::String { escaped: self.string_token()?.1 },
@@ -273,10 +301,7 @@ impl Scanner<'_, '_> {
         };
         let input = self.input;
         let token = &input[start..self.pos];
-        let replace = self.replace;
-        let path = &self.path;
-        let mut chosen = replace.iter().filter(|(p, _)| matches(p, path, input)).map(|(_, t)| t.as_ref()).peekable();
-        if chosen.peek().is_none() || kind == Scalar::Null {
+        if reached == 0 || kind == Scalar::Null {
             return Ok(());
         }
         // What came since the last replacement, then this one.
@@ -294,7 +319,10 @@ impl Scanner<'_, '_> {
             },
             _ => self.text.extend_from_slice(token),
         }
-        for transformer in chosen {
+        let mut paths = reached;
+        while paths != 0 {
+            let transformer = &self.replace[paths.trailing_zeros() as usize].1;
+            paths &= paths - 1;
             self.next.clear();
             if transformer.apply(Some(self.text), self.next)? == Field::Null {
                 self.out.extend_from_slice(b"null");
@@ -334,21 +362,11 @@ enum Scalar {
     Null,
 }
 
-/// Whether a scalar at `location` (in `input`) is at or under `path`.
-fn matches(path: &[Step], location: &[Location], input: &[u8]) -> bool {
-    path.len() <= location.len() && agree(path, location, input)
-}
-
-/// Whether `path` and `location` agree as far as both go: one leads into
-/// the other.
-fn agree(path: &[Step], location: &[Location], input: &[u8]) -> bool {
-    path.iter().zip(location).all(|(step, at)| step_matches(step, at, input))
-}
-
-fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
-    match (step, at) {
+/// Whether `step` leads to the value of `member` (a key read in `input`).
+fn step_matches(step: &Step, member: &Member, input: &[u8]) -> bool {
+    match (step, member) {
         (Step::Any, _) => true,
-        (Step::Key(key), Location::Key { token, escaped }) => {
+        (Step::Key(key), Member::Key { token, escaped }) => {
             let token = &input[token.clone()];
             if *escaped {
                 unescape(token).is_some_and(|name| name == *key)
@@ -356,7 +374,7 @@ fn step_matches(step: &Step, at: &Location, input: &[u8]) -> bool {
                 &token[1..token.len() - 1] == key.as_bytes()
             }
         }
-        (Step::Index(i), Location::Index(at)) => i == at,
+        (Step::Index(i), Member::Index(at)) => i == at,
         _ => false,
     }
 }

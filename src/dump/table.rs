@@ -62,12 +62,9 @@ pub async fn dump(
             let chunk = chunk.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
             task.add_bytes(chunk.len() as u64);
             splitter
-                .feed::<RowError>(&chunk, |row| {
-                    let row = match rewriter.as_mut() {
-                        Some(rewriter) => rewriter.rewrite(row)?,
-                        None => row,
-                    };
-                    segmenter.push_row(row).map_err(RowError::from)
+                .feed::<RowError>(&chunk, |row| match rewriter.as_mut() {
+                    Some(rewriter) => segmenter.write_row(|batch| rewriter.rewrite(row, batch).map_err(RowError::from)),
+                    None => segmenter.push_row(row).map_err(RowError::from),
                 })
                 .map_err(|e| DumpError::table(&name, e))?;
             upload.handle(&mut segmenter).await?;

@@ -83,13 +83,30 @@ impl Segmenter {
     /// # Errors
     /// Only if zstd fails, which means memory could not be allocated.
     pub fn push_row(&mut self, row: &[u8]) -> std::io::Result<()> {
+        self.write_row(|batch| {
+            batch.extend_from_slice(row);
+            Ok(())
+        })
+    }
+
+    /// Adds the one row that `write` appends to the batch it is given: a
+    /// rewritten row goes straight where it is compressed from. `write`
+    /// must append nothing when it fails.
+    ///
+    /// # Errors
+    /// The error of `write`, or a failing zstd.
+    pub fn write_row<E: From<std::io::Error>>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.current.is_none() {
             self.current = Some(self.open()?);
         }
         let open = self.current.as_mut().expect("opened above");
-        open.batch.extend_from_slice(row);
+        let before = open.batch.len();
+        write(&mut open.batch)?;
         open.rows += 1;
-        open.raw_bytes += row.len() as u64;
+        open.raw_bytes += (open.batch.len() - before) as u64;
         if open.batch.len() >= BATCH_BYTES {
             open.compress_batch()?;
             self.take_output(OUTPUT_BYTES);

@@ -73,8 +73,10 @@ impl ValueError {
 /// Built for one column type (see [`registry::Kind::accepts`]); stateless
 /// per value, so one instance serves every worker.
 pub trait Transformer: Send + Sync {
-    /// Writes the replacement of `input` (a binary COPY field, `None` for
-    /// NULL) to `out`, which the caller has emptied.
+    /// Appends the replacement of `input` (a binary COPY field, `None` for
+    /// NULL) to `out`, after what it holds already (the tuple being
+    /// rewritten, up to this field's length word), and writes nothing for
+    /// NULL.
     ///
     /// NULL stays NULL unless the transformer exists to change that
     /// (`null`, `constant`).

@@ -1,7 +1,9 @@
 //! Rewriting binary COPY tuples: the per-row hot path.
 //!
 //! A [`TablePlan`] is built once per table; each worker rewrites with its
-//! own [`Rewriter`], whose buffers are reused from row to row. Fields that
+//! own [`Rewriter`]. The new tuple is written straight where it goes (the
+//! segment's batch), each transformer appending its value after a length
+//! word filled in afterwards: no row or value is copied twice. Fields that
 //! are not transformed are never decoded: the bytes between two transformed
 //! fields (lengths included) are copied in one piece, and everything after
 //! the last transformed field is copied without even being walked.
@@ -39,7 +41,7 @@ impl TablePlan {
 
     /// A rewriter for one stream of this table's tuples.
     pub fn rewriter(&self) -> Rewriter<'_> {
-        Rewriter { plan: self, tuple: Vec::new(), value: Vec::new() }
+        Rewriter { plan: self }
     }
 }
 
@@ -78,11 +80,9 @@ pub struct RewriteError {
     source: ValueError,
 }
 
-/// Rewrites tuples of one table, reusing its buffers.
+/// Rewrites tuples of one table.
 pub struct Rewriter<'a> {
     plan: &'a TablePlan,
-    tuple: Vec<u8>,
-    value: Vec<u8>,
 }
 
 /// The field starting at `pos` of a complete tuple, and where the next one
@@ -99,7 +99,8 @@ fn field_at(tuple: &[u8], pos: usize) -> (Option<&[u8]>, usize) {
 }
 
 impl Rewriter<'_> {
-    /// The tuple with its transformed fields replaced.
+    /// Appends `tuple` to `out` with its transformed fields replaced; on
+    /// error, `out` is left as it was.
     ///
     /// `tuple` must be one complete tuple with the table's field count, as
     /// [`crate::copy::rows::RowSplitter`] hands them out.
@@ -110,8 +111,8 @@ impl Rewriter<'_> {
     /// # Panics
     /// When `tuple` is not a complete tuple.
     #[inline]
-    pub fn rewrite(&mut self, tuple: &[u8]) -> Result<&[u8], RewriteError> {
-        self.tuple.clear();
+    pub fn rewrite(&mut self, tuple: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
+        let start = out.len();
         // Bytes of `tuple` already accounted for, and the walk position:
         // just after the field count, on field `field`.
         let mut copied = 0;
@@ -122,21 +123,35 @@ impl Rewriter<'_> {
                 pos = field_at(tuple, pos).1;
                 field += 1;
             }
-            self.tuple.extend_from_slice(&tuple[copied..pos]);
+            out.extend_from_slice(&tuple[copied..pos]);
             let (input, next) = field_at(tuple, pos);
-            self.value.clear();
-            let produced = step.transformer.apply(input, &mut self.value).map_err(|source| RewriteError {
-                column: step.column.clone(),
-                transformer: step.transformer_name,
-                source,
-            })?;
-            binary::put_field(&mut self.tuple, (produced == Field::Value).then_some(self.value.as_slice()));
+            let length_at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            let length = step.transformer.apply(input, out).and_then(|produced| match produced {
+                Field::Value => i32::try_from(out.len() - length_at - 4)
+                    .map_err(|_| ValueError::new("the new value is larger than a field can be")),
+                Field::Null => {
+                    out.truncate(length_at + 4);
+                    Ok(-1)
+                }
+            });
+            match length {
+                Ok(length) => out[length_at..length_at + 4].copy_from_slice(&length.to_be_bytes()),
+                Err(source) => {
+                    out.truncate(start);
+                    return Err(RewriteError {
+                        column: step.column.clone(),
+                        transformer: step.transformer_name,
+                        source,
+                    });
+                }
+            }
             copied = next;
             pos = next;
             field += 1;
         }
-        self.tuple.extend_from_slice(&tuple[copied..]);
-        Ok(&self.tuple)
+        out.extend_from_slice(&tuple[copied..]);
+        Ok(())
     }
 }
 
@@ -188,32 +203,42 @@ mod tests {
         )
     }
 
+    fn rewritten(plan: &TablePlan, input: &[u8]) -> Result<Vec<u8>, RewriteError> {
+        let mut out = Vec::new();
+        plan.rewriter().rewrite(input, &mut out).map(|()| out)
+    }
+
     #[test]
     fn only_planned_fields_change() {
         let input = tuple(&[Some(b"id-1"), Some(b"alice"), None, Some(b""), Some(b"keep me")]);
         let plan = plan(&[3, 1, 2]);
         let mut rewriter = plan.rewriter();
-        let out = rewriter.rewrite(&input).unwrap().to_vec();
-        assert_eq!(out, tuple(&[Some(b"id-1"), Some(b"ALICE"), None, Some(b""), Some(b"keep me")]));
-        assert_eq!(binary::tuple_len(&out, 5), Ok(binary::Next::Tuple(out.len())));
-        // The buffers are reused: a second, longer row comes out whole.
+        let mut out = b"earlier rows".to_vec();
+        rewriter.rewrite(&input, &mut out).unwrap();
+        let first = tuple(&[Some(b"id-1"), Some(b"ALICE"), None, Some(b""), Some(b"keep me")]);
+        assert_eq!(out, [&b"earlier rows"[..], &first].concat());
+        assert_eq!(binary::tuple_len(&out[12..], 5), Ok(binary::Next::Tuple(first.len())));
+        // Rows follow one another: a second, longer one comes out whole.
         let second = tuple(&[None, Some(b"bob and a much longer name"), Some(b"x"), None, None]);
-        let out = rewriter.rewrite(&second).unwrap();
-        assert_eq!(out, tuple(&[None, Some(b"BOB AND A MUCH LONGER NAME"), Some(b"X"), None, None]));
+        rewriter.rewrite(&second, &mut out).unwrap();
+        let second = tuple(&[None, Some(b"BOB AND A MUCH LONGER NAME"), Some(b"X"), None, None]);
+        assert_eq!(out, [&b"earlier rows"[..], &first, &second].concat());
     }
 
     #[test]
     fn first_and_last_fields_can_be_planned() {
         let input = tuple(&[Some(b"a"), Some(b"b")]);
-        assert_eq!(plan(&[0]).rewriter().rewrite(&input).unwrap(), tuple(&[Some(b"A"), Some(b"b")]));
-        assert_eq!(plan(&[1]).rewriter().rewrite(&input).unwrap(), tuple(&[Some(b"a"), Some(b"B")]));
-        assert_eq!(plan(&[]).rewriter().rewrite(&input).unwrap(), input);
+        assert_eq!(rewritten(&plan(&[0]), &input).unwrap(), tuple(&[Some(b"A"), Some(b"b")]));
+        assert_eq!(rewritten(&plan(&[1]), &input).unwrap(), tuple(&[Some(b"a"), Some(b"B")]));
+        assert_eq!(rewritten(&plan(&[]), &input).unwrap(), input);
     }
 
     #[test]
-    fn errors_name_the_column_not_the_value() {
-        let input = tuple(&[Some(b"x"), Some(b"fail")]);
-        let err = plan(&[1]).rewriter().rewrite(&input).unwrap_err().to_string();
-        assert_eq!(err, "column c1, transformer `upper`: refused");
+    fn errors_name_the_column_not_the_value_and_write_nothing() {
+        let input = tuple(&[Some(b"x"), Some(b"ok"), Some(b"fail")]);
+        let mut out = b"earlier rows".to_vec();
+        let err = plan(&[1, 2]).rewriter().rewrite(&input, &mut out).unwrap_err().to_string();
+        assert_eq!(err, "column c2, transformer `upper`: refused");
+        assert_eq!(out, b"earlier rows");
     }
 }

@@ -307,43 +307,85 @@ impl Scanner<'_, '_> {
         // What came since the last replacement, then this one.
         self.out.extend_from_slice(&input[self.copied..start]);
         self.copied = self.pos;
-        // The scalar as text, through each transformer in turn. A string
-        // without escapes is its text as it is: PostgreSQL checked its
-        // encoding when it stored the document.
-        self.text.clear();
-        match kind {
-            Scalar::String { escaped: false } => self.text.extend_from_slice(&token[1..token.len() - 1]),
-            Scalar::String { escaped: true } => match unescape(token) {
-                Some(text) => self.text.extend_from_slice(text.as_bytes()),
-                None => return Err(ValueError::new(format!("not valid JSON at byte {start}"))),
-            },
-            _ => self.text.extend_from_slice(token),
-        }
-        let mut paths = reached;
-        while paths != 0 {
-            let transformer = &self.replace[paths.trailing_zeros() as usize].1;
-            paths &= paths - 1;
+        // The scalar as text: a string without escapes is its text as it
+        // is (PostgreSQL checked its encoding when it stored the document).
+        // When several paths reach it, all but the last transformer hand
+        // the text on through the scratch buffers.
+        let last = (Paths::BITS - 1 - reached.leading_zeros()) as usize;
+        let earlier = reached & !(1 << last);
+        let text: &[u8] = match kind {
+            Scalar::String { escaped: false } if earlier == 0 => &token[1..token.len() - 1],
+            Scalar::Number | Scalar::Bool if earlier == 0 => token,
+            _ => {
+                self.text.clear();
+                match kind {
+                    Scalar::String { escaped: false } => self.text.extend_from_slice(&token[1..token.len() - 1]),
+                    Scalar::String { escaped: true } => match unescape(token) {
+                        Some(text) => self.text.extend_from_slice(text.as_bytes()),
+                        None => {
+                            self.pos = start;
+                            return Err(self.malformed());
+                        }
+                    },
+                    _ => self.text.extend_from_slice(token),
+                }
+                let mut paths = earlier;
+                while paths != 0 {
+                    let transformer = &self.replace[paths.trailing_zeros() as usize].1;
+                    paths &= paths - 1;
+                    self.next.clear();
+                    if transformer.apply(Some(self.text), self.next)? == Field::Null {
+                        self.out.extend_from_slice(b"null");
+                        return Ok(());
+                    }
+                    std::mem::swap(self.text, self.next);
+                }
+                self.text
+            }
+        };
+        let transformer = &self.replace[last].1;
+        if kind == Scalar::Number {
+            // A number stays a number when the new text reads as one.
             self.next.clear();
-            if transformer.apply(Some(self.text), self.next)? == Field::Null {
+            if transformer.apply(Some(text), self.next)? == Field::Null {
                 self.out.extend_from_slice(b"null");
                 return Ok(());
             }
-            std::mem::swap(self.text, self.next);
+            match std::str::from_utf8(self.next).ok().and_then(as_number) {
+                Some(number) => self.out.extend_from_slice(number.to_string().as_bytes()),
+                None => write_string(self.out, self.next)?,
+            }
+            return Ok(());
         }
-        let number = (kind == Scalar::Number).then(|| std::str::from_utf8(self.text).ok().and_then(as_number));
-        match number.flatten() {
-            Some(number) => self.out.extend_from_slice(number.to_string().as_bytes()),
-            None => write_string(self.out, self.text)?,
+        // Written in place, between quotes, when it needs no escaping.
+        let quote = self.out.len();
+        self.out.push(b'"');
+        if transformer.apply(Some(text), self.out)? == Field::Null {
+            self.out.truncate(quote);
+            self.out.extend_from_slice(b"null");
+        } else if is_plain(&self.out[quote + 1..]) {
+            self.out.push(b'"');
+        } else {
+            self.next.clear();
+            self.next.extend_from_slice(&self.out[quote + 1..]);
+            self.out.truncate(quote);
+            write_string(self.out, self.next)?;
         }
         Ok(())
     }
+}
+
+/// Whether `text` can be a JSON string as it is: printable ASCII without
+/// quotes or backslashes.
+fn is_plain(text: &[u8]) -> bool {
+    text.iter().all(|&b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
 }
 
 /// Writes `text` as a JSON string token. Fakes are mostly printable ASCII
 /// without quotes or backslashes, which go out as they are; anything else
 /// is checked for UTF-8 and escaped by serde_json.
 fn write_string(out: &mut Vec<u8>, text: &[u8]) -> Result<(), ValueError> {
-    if text.iter().all(|&b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+    if is_plain(text) {
         out.push(b'"');
         out.extend_from_slice(text);
         out.push(b'"');

@@ -15,7 +15,6 @@ use thiserror::Error;
 
 use super::{Field, Transformer, ValueError};
 use crate::catalog::TableData;
-use crate::copy::binary;
 
 /// One transformed column of a table.
 pub struct Step {
@@ -158,6 +157,7 @@ impl Rewriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::copy::binary;
     use crate::transform::Guarantees;
 
     /// Upper-cases its input; NULL stays NULL.

@@ -58,6 +58,8 @@ fn cases() -> Vec<Case> {
         ("hash", "", Type::TEXT, |i| format!("alice.smith.{i}@example.com").into_bytes()),
         ("uuid", "", Type::UUID, |i| encode(uuid::Uuid::from_u128(i as u128), &Type::UUID)),
         ("json", "replace: {street: random, city: first-name}", Type::JSONB, |i| encode(address(i), &Type::JSONB)),
+        // The scan alone: a json column whose path is in no document.
+        ("json", "replace: {nothere: random}", Type::JSON, |i| generated_address(i)[1..].to_vec()),
     ]
 }
 

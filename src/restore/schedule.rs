@@ -18,9 +18,9 @@
 //! [`locks`]: super::locks
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
-use super::estimate;
+use super::estimate::{self, Work};
 use super::locks::{HeldLocks, LockMode};
 use crate::catalog::{DatabaseSchema, ObjectKind, Phase};
 use crate::format::TableEntry;
@@ -112,6 +112,14 @@ impl Schedule {
         }
         let all_tables: Vec<usize> = (0..tables.len()).collect();
 
+        // Foreign keys added NOT VALID, checked by a validation later.
+        let validated_later: HashSet<usize> = schema
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Validation)
+            .flat_map(|o| o.depends_on.iter().filter_map(|d| index_of.get(d.as_str()).copied()))
+            .filter(|&d| schema.objects[d].kind == ObjectKind::ForeignKey)
+            .collect();
         let mut cost = vec![0u64; schema.objects.len()];
         let mut in_plan = Vec::new();
         for (i, object) in
@@ -139,19 +147,15 @@ impl Schedule {
             }
             tables_before.sort_unstable();
             tables_before.dedup();
-            let rows = tables_before.iter().map(|&t| tables[t].rows).sum();
-            // A key that adopts an index built on its own is a catalog change.
-            let adopts = object.kind == ObjectKind::Constraint
-                && objects_before.iter().any(|&d| schema.objects[d].kind == ObjectKind::Index);
-            cost[i] = if adopts { 0 } else { estimate::object(object.kind, rows) };
+            cost[i] = estimate::object(&Work {
+                kind: object.kind,
+                rows: tables_before.iter().map(|&t| tables[t].rows).sum(),
+                adopts_index: objects_before.iter().any(|&d| schema.objects[d].kind == ObjectKind::Index),
+                validated_later: validated_later.contains(&i),
+            });
             tables_before.retain(|&t| schedule.segments_left[t] > 0);
             for &d in &objects_before {
                 schedule.after_object.entry(d).or_default().push(i);
-                // A key added NOT VALID is a catalog change: the scan is
-                // its validation's.
-                if object.kind == ObjectKind::Validation {
-                    cost[d] = 0;
-                }
             }
             for &t in &tables_before {
                 schedule.after_table.entry(t).or_default().push(i);

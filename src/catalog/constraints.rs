@@ -47,7 +47,10 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
         "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
                 con.conparentid, con.conindid, ic.relname, {parent}, \
                 coalesce(x.indisclustered, false), coalesce(x.indisreplident, false), con.conislocal, \
-                coalesce(ic.reloptions, '{{}}'), con.condeferrable, pg_catalog.pg_get_indexdef(ic.oid), con.conrelid \
+                coalesce(ic.reloptions, '{{}}'), con.condeferrable, pg_catalog.pg_get_indexdef(ic.oid), con.conrelid, \
+                CASE WHEN con.contype = 'f' THEN coalesce((SELECT pg_catalog.array_agg(t.relid::pg_catalog.oid) \
+                     FROM pg_catalog.pg_partition_tree(con.conindid) t WHERE t.relid <> con.conindid::pg_catalog.regclass), '{{}}') \
+                     ELSE '{{}}' END \
          FROM pg_catalog.pg_constraint con \
          JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -86,23 +89,33 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                     continue;
                 }
                 // On a partitioned table the key must reach every partition,
-                // and PostgreSQL 15 cannot add it NOT VALID there.
-                if partitioned || definition.ends_with("NOT VALID") {
-                    let only = if partitioned { "" } else { "ONLY " };
-                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::ForeignKey, display, Phase::PostData, add(only));
-                    continue;
-                }
-                // Added NOT VALID (a catalog change), then validated on its
-                // own: VALIDATE CONSTRAINT scans the rows under a lock that
-                // lets the table's indexes build beside it, where ADD
+                // and PostgreSQL 15 cannot add it NOT VALID there. Otherwise
+                // it is added NOT VALID (a catalog change), then validated on
+                // its own: VALIDATE CONSTRAINT scans the rows under a lock
+                // that lets the table's indexes build beside it, where ADD
                 // CONSTRAINT would hold them off for the whole scan.
                 let key = (class::PG_CONSTRAINT, oid);
-                graph.add(key, ObjectKind::ForeignKey, display.clone(), Phase::PostData, add_as("ONLY ", " NOT VALID"));
-                let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", quote_ident(&conname));
-                if let Some(validation) =
-                    graph.add_dependent(key, "validate", ObjectKind::Validation, display, Phase::PostData, validate)
-                {
-                    graph.depend(validation, (class::PG_CLASS, row.get(17)));
+                let split = !partitioned && !definition.ends_with("NOT VALID");
+                let sql = match (split, partitioned) {
+                    (true, _) => add_as("ONLY ", " NOT VALID"),
+                    (false, true) => add(""),
+                    (false, false) => add("ONLY "),
+                };
+                let added = graph.add(key, ObjectKind::ForeignKey, display.clone(), Phase::PostData, sql);
+                // A key referencing a partitioned table needs its unique
+                // index valid, which it is once every partition's index is
+                // attached: the key waits for all of them, not only for the
+                // parent's.
+                for index in row.get::<_, Vec<u32>>(18) {
+                    graph.depend(added, (class::PG_CLASS, index));
+                }
+                if split {
+                    let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", quote_ident(&conname));
+                    if let Some(validation) =
+                        graph.add_dependent(key, "validate", ObjectKind::Validation, display, Phase::PostData, validate)
+                    {
+                        graph.depend(validation, (class::PG_CLASS, row.get(17)));
+                    }
                 }
             }
             _ => {

@@ -76,33 +76,19 @@ fn push_text(text: &str, draw: &mut Draw, out: &mut Vec<u8>) {
     const LOWER: &[u8; 26] = b"abcdefghijklmnopqrstuvwxyz";
     const UPPER: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     const DIGITS: &[u8; 10] = b"0123456789";
-    out.reserve(text.len());
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        // ASCII, nearly always, is classified byte by byte; anything else
-        // is decoded as a char.
-        let (class, len): (&[u8], usize) = match byte {
-            b'a'..=b'z' => (LOWER, 1),
-            b'A'..=b'Z' => (UPPER, 1),
-            b'0'..=b'9' => (DIGITS, 1),
-            _ if byte.is_ascii() => {
-                out.push(byte);
-                at += 1;
+    for c in text.chars() {
+        let class: &[u8] = match c {
+            'a'..='z' => LOWER,
+            'A'..='Z' => UPPER,
+            '0'..='9' => DIGITS,
+            c if c.is_alphanumeric() => LOWER,
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 continue;
-            }
-            _ => {
-                let c = text[at..].chars().next().expect("at a char boundary");
-                if !c.is_alphanumeric() {
-                    out.extend_from_slice(&bytes[at..at + c.len_utf8()]);
-                    at += c.len_utf8();
-                    continue;
-                }
-                (LOWER, c.len_utf8())
             }
         };
         out.push(class[draw.small(class.len() as u32) as usize]);
-        at += len;
     }
 }
 

@@ -53,6 +53,18 @@ results=$out/results-$scale.tsv
 # times, and records the run of median wall time (peak RSS: the highest of
 # all runs). A run on this shared machine varies by 10-15 %; the median of
 # three does not hang a ratio on one lucky or unlucky run.
+# quiet_autovacuum: waits (up to 10 minutes) until no autovacuum worker runs.
+# A restored database is vacuumed and analyzed by autovacuum within a minute,
+# for half a minute of one of the two cores: a tool timed then would pay for
+# the tool before it. Restored databases are also dropped as soon as their
+# tool is measured, so there is nothing left for autovacuum to start on.
+quiet_autovacuum() {
+  local waited=0
+  while [ "$("${psql[@]}" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ]; do
+    [ "$waited" -ge 600 ] && { echo "== autovacuum still busy after 600 s; measuring anyway" >&2; return 0; }
+    sleep 1; waited=$((waited + 1))
+  done
+}
 measure() {
   local name=$1 stored=$2 prepare=$3; shift 3
   local t; t=$(mktemp)
@@ -60,8 +72,8 @@ measure() {
   for _ in $(seq "$RUNS"); do
     eval "$prepare"
     # Every tool starts from the same state: no dirty pages, no pending
-    # checkpoint left by the one before.
-    sync; "${psql[@]}" -d postgres -c CHECKPOINT; echo "-- $name" >&2
+    # checkpoint, no autovacuum worker left busy by the one before.
+    sync; "${psql[@]}" -d postgres -c CHECKPOINT; quiet_autovacuum; echo "-- $name" >&2
     /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
       || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t" "$runs"; return 0; }
     tail -1 "$t" >> "$runs"
@@ -87,6 +99,7 @@ YAML
 measure "replibyte dump -j1" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs 1
 measure "replibyte dump -j$jobs" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs "$jobs"
 measure "replibyte restore -j$jobs" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte"' "$replibyte" -c "$config" restore --jobs "$jobs"
+"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
 
 # The same dump with six PII columns of customers transformed (issue 4).
 transformed=$out/bench-transformed.yaml
@@ -118,6 +131,7 @@ destination:
 YAML
   measure "replibyte dump -j$jobs (S3)" "" : "$replibyte" -c "$s3config" dump --jobs "$jobs"
   measure "replibyte restore -j$jobs (S3)" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"' "$replibyte" -c "$s3config" restore --jobs "$jobs"
+  "$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"
 fi
 
 if [ -z "${ONLY_REPLIBYTE:-}" ]; then
@@ -127,6 +141,7 @@ measure "COPY binary | zstd -1 (serial)" "$out/copy-zstd" 'rm -rf "$out/copy-zst
 measure "pg_dump -Fc" "$out/dump.fc" 'rm -f "$out/dump.fc"' "$bin/pg_dump" -Fc -f "$out/dump.fc" -d "$source_db"
 measure "pg_dump -Fd -j$jobs" "$out/dump.fd" 'rm -rf "$out/dump.fd"' "$bin/pg_dump" -Fd -j "$jobs" -f "$out/dump.fd" -d "$source_db"
 measure "pg_restore -j$jobs" "" 'fresh_db "${source_db}_pg_restore"' "$bin/pg_restore" -j "$jobs" -d "${source_db}_pg_restore" "$out/dump.fd"
+"$bin/dropdb" --if-exists --force "${source_db}_pg_restore"
 
 if command -v pgcopydb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq pgcopydb >/dev/null 2>&1; }; then
   measure "pgcopydb clone --table-jobs $jobs --index-jobs $jobs" "" \
@@ -136,9 +151,6 @@ if command -v pgcopydb >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y 
 fi
 
 fi
-"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
-"$bin/dropdb" --if-exists --force "${source_db}_replibyte_s3"
-"$bin/dropdb" --if-exists --force "${source_db}_pg_restore"
 "$bin/dropdb" --if-exists --force "${source_db}_pgcopydb"
 
 python3 - "$results" "$scale" "$size" "$jobs" > "$out/results-$scale.md" <<'PY'

@@ -48,11 +48,6 @@ fresh_db() { "$bin/dropdb" --if-exists --force "$1"; "$bin/createdb" "$1"; }
 
 results=$out/results-$scale.tsv
 : > "$results"
-# measure NAME STORED_PATH PREPARE COMMAND...: runs PREPARE (shell code
-# that resets what COMMAND writes, or :) then COMMAND under GNU time, RUNS
-# times, and records the run of median wall time (peak RSS: the highest of
-# all runs). A run on this shared machine varies by 10-15 %; the median of
-# three does not hang a ratio on one lucky or unlucky run.
 # quiet_autovacuum: waits (up to 10 minutes) until no autovacuum worker runs.
 # A restored database is vacuumed and analyzed by autovacuum within a minute,
 # for half a minute of one of the two cores: a tool timed then would pay for
@@ -65,25 +60,34 @@ quiet_autovacuum() {
     sleep 1; waited=$((waited + 1))
   done
 }
-measure() {
+
+# measure_once NAME STORED_PATH PREPARE COMMAND...: runs PREPARE (shell code
+# that resets what COMMAND writes, or :) then COMMAND under GNU time, and
+# appends the run to the results (the summary below takes, per tool, the
+# run of median wall time, and the highest peak RSS of all its runs). A run
+# on this shared machine varies by 10-15 %; the median of three does not
+# hang a ratio on one lucky or unlucky run.
+measure_once() {
   local name=$1 stored=$2 prepare=$3; shift 3
   local t; t=$(mktemp)
-  local runs; runs=$(mktemp)
-  for _ in $(seq "$RUNS"); do
-    eval "$prepare"
-    # Every tool starts from the same state: no dirty pages, no pending
-    # checkpoint, no autovacuum worker left busy by the one before.
-    sync; "${psql[@]}" -d postgres -c CHECKPOINT; quiet_autovacuum; echo "-- $name" >&2
-    /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log" \
-      || { echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t" "$runs"; return 0; }
-    tail -1 "$t" >> "$runs"
-  done
-  read -r wall user sys _ < <(sort -n "$runs" | sed -n "$(( (RUNS + 1) / 2 ))p")
-  rss=$(cut -d' ' -f4 "$runs" | sort -n | tail -1)
-  local bytes=-
+  eval "$prepare"
+  # Every tool starts from the same state: no dirty pages, no pending
+  # checkpoint, no autovacuum worker left busy by the one before.
+  sync; "${psql[@]}" -d postgres -c CHECKPOINT; quiet_autovacuum; echo "-- $name" >&2
+  if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>"$out/$name.log"; then
+    echo "$name failed: $(tail -3 "$out/$name.log")" >&2; rm -f "$t"; return 1
+  fi
+  local wall user sys rss bytes=-
+  read -r wall user sys rss < <(tail -1 "$t")
   [ -n "$stored" ] && [ -e "$stored" ] && bytes=$(du -sb "$stored" | cut -f1)
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$bytes" >> "$results"
-  rm -f "$t" "$runs"
+  rm -f "$t"
+}
+
+# measure NAME STORED_PATH PREPARE COMMAND...: measure_once, RUNS times (a
+# failing run ends the tool's runs; the others go on).
+measure() {
+  for _ in $(seq "$RUNS"); do measure_once "$@" || return 0; done
 }
 
 config=$out/bench.yaml
@@ -97,14 +101,19 @@ destination:
   connection_uri: $(uri "${source_db}_replibyte")
 YAML
 measure "replibyte dump -j1" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs 1
-measure "replibyte dump -j$jobs" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs "$jobs"
-measure "replibyte restore -j$jobs" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte"' "$replibyte" -c "$config" restore --jobs "$jobs"
-"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
-
-# The same dump with six PII columns of customers transformed (issue 4).
+# The dump with -j$jobs, and the same with six PII columns of customers
+# transformed (issue 4).
 transformed=$out/bench-transformed.yaml
 sed "s|^bridge:|  secret: bench-secret\n  transformers:\n    - schema: public\n      table: customers\n      columns:\n        - {name: first_name, transformer: first-name}\n        - {name: last_name, transformer: last-name}\n        - {name: email, transformer: email}\n        - {name: phone, transformer: phone-number}\n        - {name: birth_date, transformer: random-date}\n        - {name: address, transformer: json, options: {replace: {street: random, zip: random}}}\nbridge:|; s|path: $out/bridge|path: $out/bridge-transformed|" "$config" > "$transformed"
-measure "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" 'rm -rf "$out/bridge-transformed"' "$replibyte" -c "$transformed" dump --jobs "$jobs"
+# The plain and transformed dumps take turns, so that the ratio of their
+# medians does not hang on the machine being busier for one of them.
+for _ in $(seq "$RUNS"); do
+  measure_once "replibyte dump -j$jobs" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs "$jobs" || true
+  measure_once "replibyte dump -j$jobs, 6 columns transformed" "$out/bridge-transformed" 'rm -rf "$out/bridge-transformed"' "$replibyte" -c "$transformed" dump --jobs "$jobs" || true
+done
+
+measure "replibyte restore -j$jobs" "" '"$bin/dropdb" --if-exists --force "${source_db}_replibyte"' "$replibyte" -c "$config" restore --jobs "$jobs"
+"$bin/dropdb" --if-exists --force "${source_db}_replibyte"
 
 # The S3 runs go to a SeaweedFS on loopback that scripts/s3.sh starts (or to
 # the endpoint REPLIBYTE_S3_* already name); NO_S3=1 leaves them out.
@@ -156,7 +165,15 @@ fi
 python3 - "$results" "$scale" "$size" "$jobs" > "$out/results-$scale.md" <<'PY'
 import sys
 path, scale, size, jobs = sys.argv[1:]
-rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+runs = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+# Per tool, in the order tools first ran: the run of median wall time (the
+# lower middle one of an even count), with the highest peak RSS of all runs.
+rows = []
+for name in dict.fromkeys(r[0] for r in runs):
+    mine = sorted((r for r in runs if r[0] == name), key=lambda r: float(r[1]))
+    median = list(mine[(len(mine) + 1) // 2 - 1])
+    median[3] = str(max(int(r[3]) for r in mine))
+    rows.append(median)
 by = {r[0]: r for r in rows}
 def cell(text):
     return text.replace("|", "\\|")

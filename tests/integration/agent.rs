@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::compare::assert_identical;
@@ -95,20 +97,29 @@ async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// The status of the newest run of `kind` (runs are listed newest first;
-/// columns: kind, started_at, finished_at, status, error, dump_id, rows, bytes).
-async fn newest_run(client: &Client, kind: &str) -> Option<Vec<Option<String>>> {
-    rows(client, "SELECT * FROM replibyte.runs").await.into_iter().find(|r| r[0].as_deref() == Some(kind))
-}
-
-/// Waits until the newest run of `kind` has finished, and returns it.
-async fn finished_run(agent: &Agent, client: &Client, kind: &str, limit: Duration) -> Vec<Option<String>> {
+/// Waits until the run of `kind` that started at or after `since` (the
+/// moment before it was asked for) has finished, and returns it (columns:
+/// kind, started_at, finished_at, status, error, dump_id, rows, bytes).
+/// Runs are listed newest first; a request refused at the CALL is recorded
+/// as skipped with its reason and is not a run. Asking by time, not for the
+/// newest run: the run asked for is recorded once its task gets its turn,
+/// a moment after the CALL returns.
+async fn finished_run(
+    agent: &Agent,
+    client: &Client,
+    kind: &str,
+    since: DateTime<Utc>,
+    limit: Duration,
+) -> Vec<Option<String>> {
     let start = Instant::now();
     loop {
-        if let Some(run) = newest_run(client, kind).await {
-            if run[3].as_deref() != Some("running") {
-                return run;
-            }
+        let run = rows(client, "SELECT * FROM replibyte.runs").await.into_iter().find(|r| {
+            let started = r[1].as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let refused = r[3].as_deref() == Some("skipped") && r[4].is_some();
+            r[0].as_deref() == Some(kind) && started.is_some_and(|t| t >= since) && !refused
+        });
+        if let Some(run) = run.filter(|r| r[3].as_deref() != Some("running")) {
+            return run;
         }
         assert!(start.elapsed() < limit, "no {kind} run finished within {limit:?}\n{}", agent.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -200,30 +211,33 @@ async fn the_control_port_runs_dumps_and_restores_now_with_retention_and_no_over
     assert!(message.contains("unsupported statement") && message.contains("replibyte.runs"), "{message}");
 
     // A second dump asked for while the first runs is refused and recorded.
+    let since = Utc::now();
     control.simple_query("CALL replibyte.dump_now()").await.unwrap();
     let second = control.simple_query("CALL replibyte.dump_now()").await.unwrap_err();
     assert!(second.as_db_error().unwrap().message().contains("already running"), "{second}");
-    let first = finished_run(&agent, &control, "dump", Duration::from_secs(120)).await;
+    let first = finished_run(&agent, &control, "dump", since, Duration::from_secs(120)).await;
     assert_eq!(first[3].as_deref(), Some("succeeded"), "{first:?}\n{}", agent.log());
     let runs = rows(&control, "SELECT * FROM replibyte.runs").await;
     assert!(runs.iter().any(|r| r[3].as_deref() == Some("skipped")), "{runs:?}");
 
     // Retention keeps only the newest dump.
+    let since = Utc::now();
     control.simple_query("CALL replibyte.dump_now()").await.unwrap();
-    let second = finished_run(&agent, &control, "dump", Duration::from_secs(120)).await;
+    let second = finished_run(&agent, &control, "dump", since, Duration::from_secs(120)).await;
     assert_ne!(first[5], second[5]);
     let dumps = rows(&control, "SELECT * FROM replibyte.dumps").await;
     assert_eq!(dumps.len(), 1, "{dumps:?}");
     assert_eq!(dumps[0][0], second[5]);
 
+    let since = Utc::now();
     control.simple_query("CALL replibyte.restore_now()").await.unwrap();
-    let restore = finished_run(&agent, &control, "restore", Duration::from_secs(120)).await;
+    let restore = finished_run(&agent, &control, "restore", since, Duration::from_secs(120)).await;
     assert_eq!(restore[3].as_deref(), Some("succeeded"), "{restore:?}\n{}", agent.log());
     assert_identical(&source, &target).await;
     // The same dump again: nothing to do.
+    let since = Utc::now();
     control.simple_query("CALL replibyte.restore_now()").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = finished_run(&agent, &control, "restore", Duration::from_secs(60)).await;
+    let again = finished_run(&agent, &control, "restore", since, Duration::from_secs(60)).await;
     assert_eq!(again[3].as_deref(), Some("skipped"), "{again:?}");
 
     drop_database(&source).await;
@@ -241,16 +255,17 @@ async fn a_failed_run_is_retried_recorded_and_later_runs_succeed() {
     let control = agent.control().await;
 
     // The source database does not exist yet: both attempts fail.
+    let since = Utc::now();
     control.simple_query("CALL replibyte.dump_now()").await.unwrap();
-    let failed = finished_run(&agent, &control, "dump", Duration::from_secs(60)).await;
+    let failed = finished_run(&agent, &control, "dump", since, Duration::from_secs(60)).await;
     assert_eq!(failed[3].as_deref(), Some("failed"), "{failed:?}");
     assert!(failed[4].as_deref().unwrap_or_default().contains("does not exist"), "{failed:?}");
     assert!(agent.log().contains("attempt 1 failed, retrying"), "{}", agent.log());
 
     load_fixture(&source, "sample.sql").await;
+    let since = Utc::now();
     control.simple_query("CALL replibyte.dump_now()").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let succeeded = finished_run(&agent, &control, "dump", Duration::from_secs(60)).await;
+    let succeeded = finished_run(&agent, &control, "dump", since, Duration::from_secs(60)).await;
     assert_eq!(succeeded[3].as_deref(), Some("succeeded"), "{succeeded:?}\n{}", agent.log());
     drop_database(&source).await;
 }

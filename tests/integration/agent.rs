@@ -6,7 +6,6 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::compare::assert_identical;
@@ -95,6 +94,14 @@ async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
             _ => None,
         })
         .collect()
+}
+
+/// Asks the agent for a run of `kind` (`dump` or `restore`) now; returns the
+/// moment before, for [`finished_run`].
+async fn ask_now(client: &Client, kind: &str) -> DateTime<Utc> {
+    let since = Utc::now();
+    client.simple_query(&format!("CALL replibyte.{kind}_now()")).await.unwrap();
+    since
 }
 
 /// Waits until the run of `kind` that started at or after `since` (the
@@ -211,8 +218,7 @@ async fn the_control_port_runs_dumps_and_restores_now_with_retention_and_no_over
     assert!(message.contains("unsupported statement") && message.contains("replibyte.runs"), "{message}");
 
     // A second dump asked for while the first runs is refused and recorded.
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let since = ask_now(&control, "dump").await;
     let second = control.simple_query("CALL replibyte.dump_now()").await.unwrap_err();
     assert!(second.as_db_error().unwrap().message().contains("already running"), "{second}");
     let first = finished_run(&agent, &control, "dump", since, Duration::from_secs(120)).await;
@@ -221,22 +227,19 @@ async fn the_control_port_runs_dumps_and_restores_now_with_retention_and_no_over
     assert!(runs.iter().any(|r| r[3].as_deref() == Some("skipped")), "{runs:?}");
 
     // Retention keeps only the newest dump.
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let since = ask_now(&control, "dump").await;
     let second = finished_run(&agent, &control, "dump", since, Duration::from_secs(120)).await;
     assert_ne!(first[5], second[5]);
     let dumps = rows(&control, "SELECT * FROM replibyte.dumps").await;
     assert_eq!(dumps.len(), 1, "{dumps:?}");
     assert_eq!(dumps[0][0], second[5]);
 
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.restore_now()").await.unwrap();
+    let since = ask_now(&control, "restore").await;
     let restore = finished_run(&agent, &control, "restore", since, Duration::from_secs(120)).await;
     assert_eq!(restore[3].as_deref(), Some("succeeded"), "{restore:?}\n{}", agent.log());
     assert_identical(&source, &target).await;
     // The same dump again: nothing to do.
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.restore_now()").await.unwrap();
+    let since = ask_now(&control, "restore").await;
     let again = finished_run(&agent, &control, "restore", since, Duration::from_secs(60)).await;
     assert_eq!(again[3].as_deref(), Some("skipped"), "{again:?}");
 
@@ -255,16 +258,14 @@ async fn a_failed_run_is_retried_recorded_and_later_runs_succeed() {
     let control = agent.control().await;
 
     // The source database does not exist yet: both attempts fail.
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let since = ask_now(&control, "dump").await;
     let failed = finished_run(&agent, &control, "dump", since, Duration::from_secs(60)).await;
     assert_eq!(failed[3].as_deref(), Some("failed"), "{failed:?}");
     assert!(failed[4].as_deref().unwrap_or_default().contains("does not exist"), "{failed:?}");
     assert!(agent.log().contains("attempt 1 failed, retrying"), "{}", agent.log());
 
     load_fixture(&source, "sample.sql").await;
-    let since = Utc::now();
-    control.simple_query("CALL replibyte.dump_now()").await.unwrap();
+    let since = ask_now(&control, "dump").await;
     let succeeded = finished_run(&agent, &control, "dump", since, Duration::from_secs(60)).await;
     assert_eq!(succeeded[3].as_deref(), Some("succeeded"), "{succeeded:?}\n{}", agent.log());
     drop_database(&source).await;

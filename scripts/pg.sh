@@ -5,6 +5,9 @@
 #   scripts/pg.sh start [PORT]   start or reuse; prints `export` lines to eval
 #   scripts/pg.sh stop  [PORT]   stop it and remove its folder
 #
+# PG_BINDIR chooses the server's binaries (default: the newest in
+# /usr/lib/postgresql); scripts/pg-major.sh fetches other majors.
+#
 # The cluster lives in a fresh folder under /tmp owned by `postgres`: initdb
 # refuses root, and a CI clone may sit where that user cannot enter. Host
 # connections need the password (scram-sha-256), so tests see real
@@ -45,7 +48,7 @@ ENV
 
 case "$cmd" in
   start)
-    if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" && [ -d "$state/data" ]; then
+    if [ -d "$state/data" ] && as_owner "$bindir/pg_ctl" -D "$state/data" status >/dev/null 2>&1; then
       print_env
       exit 0
     fi
@@ -71,6 +74,10 @@ max_connections = 200
 shared_buffers = 256MB
 max_wal_size = 4GB
 log_min_messages = warning
+# Incremental dumps read a logical replication slot.
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
 CONF
     as_owner "$bindir/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 60 start >/dev/null \
       || { echo "pg.sh: server did not start, see $state/server.log" >&2; tail -5 "$state/server.log" >&2; exit 1; }

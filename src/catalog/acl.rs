@@ -92,12 +92,15 @@ async fn object_privileges(
              FROM pg_catalog.pg_foreign_data_wrapper w WHERE w.fdwacl IS NOT NULL \
            UNION ALL SELECT {pg_language}, l.oid, 0, 'l', l.lanacl, l.lanowner \
              FROM pg_catalog.pg_language l WHERE l.lanacl IS NOT NULL AND l.oid >= 16384 \
+           UNION ALL SELECT {pg_largeobject}, m.oid, 0, 'L', m.lomacl, m.lomowner \
+             FROM pg_catalog.pg_largeobject_metadata m WHERE m.lomacl IS NOT NULL \
          ) \
          SELECT o.classid, o.objid, o.subid, o.owner, \
                 CASE o.classid WHEN {pg_class} THEN CASE o.objtype WHEN 's' THEN 'SEQUENCE' ELSE 'TABLE' END \
                                WHEN {pg_proc} THEN 'ROUTINE' WHEN {pg_namespace} THEN 'SCHEMA' \
                                WHEN {pg_foreign_server} THEN 'FOREIGN SERVER' \
                                WHEN {pg_fdw} THEN 'FOREIGN DATA WRAPPER' WHEN {pg_language} THEN 'LANGUAGE' \
+                               WHEN {pg_largeobject} THEN 'LARGE OBJECT' \
                                ELSE CASE (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = o.objid) \
                                     WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END END, \
                 i.identity, \
@@ -114,9 +117,17 @@ async fn object_privileges(
         pg_foreign_server = class::PG_FOREIGN_SERVER,
         pg_fdw = class::PG_FOREIGN_DATA_WRAPPER,
         pg_language = class::PG_LANGUAGE,
+        pg_largeobject = class::PG_LARGEOBJECT,
         actual = explode("o.acl"),
-        // A column starts with no privileges at all.
-        base = explode("coalesce(pip.initprivs, CASE WHEN o.objtype <> 'c' THEN pg_catalog.acldefault(o.objtype::\"char\", o.owner) END)"),
+        // A column starts with no privileges at all; the original `public`
+        // schema with its owner's only, as the restore clears the rest
+        // (namespaces.rs).
+        base = explode(&format!(
+            "CASE WHEN o.classid = {pg_namespace} AND o.objid = {public} THEN pg_catalog.acldefault('n', o.owner) \
+             ELSE coalesce(pip.initprivs, CASE WHEN o.objtype <> 'c' THEN pg_catalog.acldefault(o.objtype::\"char\", o.owner) END) END",
+            pg_namespace = class::PG_NAMESPACE,
+            public = super::namespaces::ORIGINAL_PUBLIC_OID
+        )),
     );
     for row in rows(client, "privileges", &sql).await? {
         let key: (u32, u32) = (row.get(0), row.get(1));
@@ -168,6 +179,7 @@ async fn default_privileges(
             b'f' => "FUNCTIONS",
             b'T' => "TYPES",
             b'n' => "SCHEMAS",
+            b'L' => "LARGE OBJECTS",
             _ => continue,
         };
         let in_schema = schema.as_ref().map(|s| format!(" IN SCHEMA {s}")).unwrap_or_default();
@@ -178,7 +190,10 @@ async fn default_privileges(
         };
         let key = (class::PG_DEFAULT_ACL, oid);
         let name = format!("default privileges of {role_name}{in_schema} on {}", objects.to_lowercase());
-        graph.add(key, ObjectKind::DefaultPrivileges, name.clone(), Phase::PostData, String::new());
+        let index = graph.add(key, ObjectKind::DefaultPrivileges, name.clone(), Phase::PostData, String::new());
+        if objects == "LARGE OBJECTS" {
+            graph.requires_major(index, 18);
+        }
         // Here the "owner" is the role the defaults are for.
         let changes = changes_by_grantee(&target, &parse_items(row.get(4)), &parse_items(row.get(5)), role);
         add_grant_objects(graph, key, "0", &name, changes, role, Some(role_name), roles);
@@ -205,6 +220,14 @@ struct GranteeChanges {
     statements: Vec<String>,
     /// Roles other than the owner that grant (through a grant option).
     grantors: Vec<u32>,
+    /// The oldest major that knows every privilege named.
+    requires_major: Option<u32>,
+}
+
+/// The major that introduced a privilege, when it is not in every
+/// supported one.
+fn privilege_major(privilege: &str) -> Option<u32> {
+    (privilege == "MAINTAIN").then_some(17)
 }
 
 /// The REVOKE and GRANT statements that turn `base` into `actual`, per
@@ -221,7 +244,12 @@ fn changes_by_grantee(target: &Target, actual: &[AclItem], base: &[AclItem], own
         match out.iter().position(|c| c.grantee == grantee) {
             Some(i) => i,
             None => {
-                out.push(GranteeChanges { grantee, statements: Vec::new(), grantors: Vec::new() });
+                out.push(GranteeChanges {
+                    grantee,
+                    statements: Vec::new(),
+                    grantors: Vec::new(),
+                    requires_major: None,
+                });
                 out.len() - 1
             }
         }
@@ -239,6 +267,7 @@ fn changes_by_grantee(target: &Target, actual: &[AclItem], base: &[AclItem], own
         };
         let i = entry(&mut out, item.grantee);
         out[i].statements.push(statement);
+        out[i].requires_major = out[i].requires_major.max(privilege_major(&item.privilege));
     }
     for item in actual.iter().filter(|a| !base.contains(a)) {
         let only_lost_option = !item.grantable
@@ -251,6 +280,7 @@ fn changes_by_grantee(target: &Target, actual: &[AclItem], base: &[AclItem], own
         let option = if item.grantable { " WITH GRANT OPTION" } else { "" };
         let grant = format!("{prefix}GRANT {} {on} TO {GRANTEE}{option};", privilege(&item.privilege));
         let i = entry(&mut out, item.grantee);
+        out[i].requires_major = out[i].requires_major.max(privilege_major(&item.privilege));
         if item.grantor != owner && item.grantor != 0 {
             out[i].statements.push(format!(
                 "SET SESSION AUTHORIZATION {};\n{grant}\nRESET SESSION AUTHORIZATION;",
@@ -304,6 +334,9 @@ fn add_grant_objects(
         let suffix = format!("{subid}-{}", change.grantee);
         let name = format!("{what} to {grantee_sql}");
         if let Some(index) = graph.add_dependent(key, &suffix, ObjectKind::Grant, name, Phase::PostData, sql) {
+            if let Some(major) = change.requires_major {
+                graph.requires_major(index, major);
+            }
             let object = graph.object_mut(index);
             object.requires_roles = required;
             if let Some(previous) = previous.replace(object.id.clone()) {
@@ -372,5 +405,14 @@ mod tests {
         let out = changes_by_grantee(&t, &[via], &[], 10);
         assert!(statements(&out, 40)[0].starts_with(&format!("SET SESSION AUTHORIZATION {};", grantor_placeholder(20))));
         assert_eq!(out[0].grantors, vec![20]);
+    }
+
+    #[test]
+    fn maintain_needs_17() {
+        let t = target("ON TABLE t", None);
+        let out = changes_by_grantee(&t, &[item(30, "MAINTAIN", false), item(30, "SELECT", false)], &[], 10);
+        assert_eq!(out[0].requires_major, Some(17));
+        let out = changes_by_grantee(&t, &[item(30, "SELECT", false)], &[], 10);
+        assert_eq!(out[0].requires_major, None);
     }
 }

@@ -38,6 +38,11 @@ pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
             continue;
         };
         let identity: String = row.get(4);
+        // An aggregate over no argument is named `(*)` in COMMENT ON.
+        let identity = match identity.strip_suffix("()") {
+            Some(name) if target == "AGGREGATE" => format!("{name}(*)"),
+            _ => identity,
+        };
         let sql = format!("COMMENT ON {target} {identity} IS {};", quote_literal(row.get(2)));
         graph.append_sql(index, &sql);
     }
@@ -76,6 +81,7 @@ fn comment_target(object_type: &str) -> Option<&'static str> {
         "policy" => "POLICY",
         "table constraint" | "domain constraint" => "CONSTRAINT",
         "statistics object" => "STATISTICS",
+        "large object" => "LARGE OBJECT",
         _ => return None,
     })
 }

@@ -11,13 +11,23 @@ use tokio_postgres::Client;
 use super::graph::{class, Graph};
 use super::model::{ObjectKind, Phase};
 use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::version::ServerVersion;
 use super::CatalogError;
-use crate::pg::ident::{quote_ident, quote_qualified};
+use crate::pg::ident::{quote_ident, quote_literal, quote_qualified};
 
-pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
-    constraints(client, graph).await?;
-    indexes(client, graph).await?;
-    statistics(client, graph).await
+pub async fn read(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    constraints(client, version, graph).await?;
+    indexes(client, version, graph).await?;
+    statistics(client, version, graph).await
+}
+
+/// `NULLS NOT DISTINCT` of the index `x` (15+), as SQL.
+fn nulls_not_distinct(version: ServerVersion) -> &'static str {
+    if version.at_least(15) {
+        "coalesce(x.indnullsnotdistinct, false)"
+    } else {
+        "false"
+    }
 }
 
 /// `ALTER INDEX parent ATTACH PARTITION child;` when `parent` is given.
@@ -42,7 +52,10 @@ const PARENT_INDEX: &str = "(SELECT pg_catalog.quote_ident(pn.nspname) || '.' ||
     FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = INDEX_OID)";
 
-async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    // 18: temporal keys (`WITHOUT OVERLAPS`, `PERIOD`) and NOT ENFORCED.
+    let (period, enforced) =
+        if version.at_least(18) { ("con.conperiod", "con.conenforced") } else { ("false", "true") };
     let sql = format!(
         "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
                 con.conparentid, con.conindid, ic.relname, {parent}, \
@@ -50,7 +63,10 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                 coalesce(ic.reloptions, '{{}}'), con.condeferrable, pg_catalog.pg_get_indexdef(ic.oid), con.conrelid, \
                 CASE WHEN con.contype = 'f' THEN coalesce((SELECT pg_catalog.array_agg(t.relid::pg_catalog.oid) \
                      FROM pg_catalog.pg_partition_tree(con.conindid) t WHERE t.relid <> con.conindid::pg_catalog.regclass), '{{}}') \
-                     ELSE '{{}}' END \
+                     ELSE '{{}}' END, \
+                {period}, {enforced}, {nulls_not_distinct}, \
+                (SELECT pc.conname::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid), \
+                (SELECT pc.conrelid::pg_catalog.regclass::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid) \
          FROM pg_catalog.pg_constraint con \
          JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -58,7 +74,8 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
          LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = ic.oid \
          WHERE con.contype IN ('p', 'u', 'x', 'f', 'c') AND {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_CLASS, "c.oid"),
-        parent = PARENT_INDEX.replace("INDEX_OID", "ic.oid")
+        parent = PARENT_INDEX.replace("INDEX_OID", "ic.oid"),
+        nulls_not_distinct = nulls_not_distinct(version),
     );
     for row in rows(client, "constraints", &sql).await? {
         let oid: u32 = row.get(0);
@@ -75,13 +92,30 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
             format!("ALTER TABLE {only}{table} ADD CONSTRAINT {} {definition}{not_valid};", quote_ident(&conname))
         };
         let add = |only: &str| add_as(only, "");
-        match contype {
+        let period: bool = row.get(19);
+        let enforced: bool = row.get(20);
+        let requires = if period || !enforced {
+            Some(18)
+        } else if row.get::<_, bool>(21) {
+            Some(15)
+        } else {
+            None
+        };
+        let added = match contype {
             b'c' => {
-                // Validated CHECKs are part of CREATE TABLE; NOT VALID ones are
-                // added after the rows, as they were in the source.
-                // Inherited ones come with the parent's.
-                if definition.ends_with("NOT VALID") && row.get::<_, bool>(13) {
-                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, add(""));
+                // Validated CHECKs are part of CREATE TABLE; NOT VALID and
+                // NOT ENFORCED ones are added after the rows, as they were
+                // in the source. Inherited ones come with the parent's.
+                if (definition.ends_with("NOT VALID") || !enforced) && row.get::<_, bool>(13) {
+                    Some(graph.add(
+                        (class::PG_CONSTRAINT, oid),
+                        ObjectKind::Constraint,
+                        display,
+                        Phase::PostData,
+                        add(""),
+                    ))
+                } else {
+                    None
                 }
             }
             b'f' => {
@@ -95,7 +129,7 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                 // that lets the table's indexes build beside it, where ADD
                 // CONSTRAINT would hold them off for the whole scan.
                 let key = (class::PG_CONSTRAINT, oid);
-                let split = !partitioned && !definition.ends_with("NOT VALID");
+                let split = !partitioned && enforced && !definition.ends_with("NOT VALID");
                 let sql = match (split, partitioned) {
                     (true, _) => add_as("ONLY ", " NOT VALID"),
                     (false, true) => add(""),
@@ -115,8 +149,36 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                         graph.add_dependent(key, "validate", ObjectKind::Validation, display, Phase::PostData, validate)
                     {
                         graph.depend(validation, (class::PG_CLASS, row.get(17)));
+                        if let Some(major) = requires {
+                            graph.requires_major(validation, major);
+                        }
                     }
                 }
+                Some(added)
+            }
+            b'x' if partitioned && row.get::<_, Option<String>>(10).is_none() => {
+                // An exclusion constraint of a partitioned table (17+) is
+                // added to the whole tree at once: PostgreSQL (17, 18)
+                // refuses to attach a partition's exclusion index to the
+                // parent's ("index definitions do not match"), which also
+                // breaks pg_dump's output.
+                let index =
+                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, add(""));
+                graph.alias((class::PG_CLASS, row.get(8)), index);
+                graph.requires_major(index, 17);
+                None
+            }
+            b'x' if row.get::<_, Option<String>>(10).is_some() => {
+                // A partition's share of the above: created by it, under a
+                // name PostgreSQL chose; given back the source's name.
+                let (parent_name, parent_table): (Option<String>, Option<String>) = (row.get(22), row.get(23));
+                let (Some(parent_name), Some(parent_table)) = (parent_name, parent_table) else { continue };
+                let sql = rename_cloned_constraint(&table, &conname, &parent_table, &parent_name);
+                let index =
+                    graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
+                graph.depend(index, (class::PG_CONSTRAINT, row.get(7)));
+                graph.alias((class::PG_CLASS, row.get(8)), index);
+                None
             }
             _ => {
                 let index_name = quote_qualified(&schema, row.get(9));
@@ -130,6 +192,7 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                 // constraints, partitioned tables and their partitions,
                 // deferrable keys, an index named apart from its key.
                 let adopt = contype != b'x'
+                    && !period
                     && !partitioned
                     && parent_index.is_none()
                     && !deferrable
@@ -159,12 +222,36 @@ async fn constraints(client: &Client, graph: &mut Graph) -> Result<(), CatalogEr
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
                 if adopt {
                     graph.depend(index, (class::PG_INDEX, row.get(8)));
+                    if let (Some(major), Some(build)) = (requires, graph.find((class::PG_INDEX, row.get(8)))) {
+                        graph.requires_major(build, major);
+                    }
                 }
                 graph.alias((class::PG_CLASS, row.get(8)), index);
+                Some(index)
             }
+        };
+        if let (Some(index), Some(major)) = (added, requires) {
+            graph.requires_major(index, major);
         }
     }
     Ok(())
+}
+
+/// A DO block that renames the constraint PostgreSQL cloned onto the
+/// partition `table` from `parent_table`'s `parent_name` to `name`.
+fn rename_cloned_constraint(table: &str, name: &str, parent_table: &str, parent_name: &str) -> String {
+    let (table_literal, name_literal) = (quote_literal(table), quote_literal(name));
+    format!(
+        "DO $rb$ DECLARE cloned pg_catalog.text; BEGIN \
+         SELECT c.conname INTO cloned FROM pg_catalog.pg_constraint c \
+         WHERE c.conrelid = {table_literal}::pg_catalog.regclass AND c.conparentid = (SELECT p.oid FROM pg_catalog.pg_constraint p \
+         WHERE p.conrelid = {}::pg_catalog.regclass AND p.conname = {}); \
+         IF cloned <> {name_literal} THEN \
+         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', {table_literal}, cloned, {name_literal}); \
+         END IF; END $rb$;",
+        quote_literal(parent_table),
+        quote_literal(parent_name),
+    )
 }
 
 /// `pg_get_constraintdef` leaves out the storage parameters of the index
@@ -188,12 +275,13 @@ fn with_index_options(definition: String, contype: u8, options: &[String]) -> St
     format!("{}{with}{}", &definition[..cut], &definition[cut..])
 }
 
-async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT x.indexrelid, n.nspname, ic.relname, pg_catalog.pg_get_indexdef(x.indexrelid), {parent}, \
                 x.indisclustered, x.indisreplident, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
                 coalesce((SELECT pg_catalog.array_agg(a.attnum || ' ' || a.attstattarget ORDER BY a.attnum) \
-                          FROM pg_catalog.pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget > 0), '{{}}') \
+                          FROM pg_catalog.pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget > 0), '{{}}'), \
+                {nulls_not_distinct} \
          FROM pg_catalog.pg_index x \
          JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid \
          JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
@@ -203,7 +291,8 @@ async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
                            WHERE con.conrelid = x.indrelid AND con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))",
         not_in_extension(class::PG_CLASS, "c.oid"),
-        parent = PARENT_INDEX.replace("INDEX_OID", "x.indexrelid")
+        parent = PARENT_INDEX.replace("INDEX_OID", "x.indexrelid"),
+        nulls_not_distinct = nulls_not_distinct(version),
     );
     for row in rows(client, "indexes", &sql).await? {
         let name = quote_qualified(row.get(1), row.get(2));
@@ -217,15 +306,20 @@ async fn indexes(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
                 sql.push_str(&format!("\nALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target};"));
             }
         }
-        graph.add((class::PG_CLASS, row.get(0)), ObjectKind::Index, name, Phase::PostData, sql);
+        let index = graph.add((class::PG_CLASS, row.get(0)), ObjectKind::Index, name, Phase::PostData, sql);
+        if row.get::<_, bool>(9) {
+            graph.requires_major(index, 15);
+        }
     }
     Ok(())
 }
 
-async fn statistics(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn statistics(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    // Statistics on expressions arrived in 14.
+    let expressions = if version.at_least(14) { "s.stxexprs IS NOT NULL" } else { "false" };
     let sql = format!(
         "SELECT s.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname), \
-                pg_catalog.pg_get_statisticsobjdef(s.oid), NULLIF(s.stxstattarget, -1)::int4 \
+                pg_catalog.pg_get_statisticsobjdef(s.oid), NULLIF(s.stxstattarget, -1)::int4, {expressions} \
          FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
          WHERE {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_STATISTIC_EXT, "s.oid")
@@ -236,7 +330,11 @@ async fn statistics(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
         if let Some(target) = row.get::<_, Option<i32>>(3) {
             sql.push_str(&format!("\nALTER STATISTICS {name} SET STATISTICS {target};"));
         }
-        graph.add((class::PG_STATISTIC_EXT, row.get(0)), ObjectKind::Statistics, name, Phase::PostData, sql);
+        let index =
+            graph.add((class::PG_STATISTIC_EXT, row.get(0)), ObjectKind::Statistics, name, Phase::PostData, sql);
+        if row.get::<_, bool>(4) {
+            graph.requires_major(index, 14);
+        }
     }
     Ok(())
 }

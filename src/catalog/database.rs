@@ -4,6 +4,7 @@ use tokio_postgres::Client;
 
 use super::model::{DatabaseInfo, DATABASE_NAME_PLACEHOLDER};
 use super::query::rows;
+use super::version::ServerVersion;
 use super::CatalogError;
 use crate::pg::ident::quote_literal;
 
@@ -17,24 +18,40 @@ const LIST_SETTINGS: &[&str] = &[
     "local_preload_libraries",
 ];
 
-pub async fn read(client: &Client) -> Result<DatabaseInfo, CatalogError> {
-    let sql = "SELECT d.datname, pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, \
-                      CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, d.daticulocale, \
-                      coalesce((SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s \
-                                WHERE s.setdatabase = d.oid AND s.setrole = 0), '{}') \
-               FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()";
-    let row = rows(client, "the database", sql).await?.into_iter().next().ok_or(CatalogError::Query {
+pub async fn read(client: &Client, version: ServerVersion) -> Result<DatabaseInfo, CatalogError> {
+    // The database's locale provider arrived in 15 (before: libc only); the
+    // ICU locale column was renamed in 17, when the builtin provider came.
+    let locale = if version.at_least(17) {
+        "CASE d.datlocprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END, d.datlocale, d.daticurules"
+    } else if version.at_least(16) {
+        "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, d.daticulocale, d.daticurules"
+    } else if version.at_least(15) {
+        "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, d.daticulocale, NULL::text"
+    } else {
+        "'libc', NULL::text, NULL::text"
+    };
+    let sql = format!(
+        "SELECT d.datname, pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, {locale}, \
+                coalesce((SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s \
+                          WHERE s.setdatabase = d.oid AND s.setrole = 0), '{{}}') \
+         FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()"
+    );
+    let row = rows(client, "the database", &sql).await?.into_iter().next().ok_or(CatalogError::Query {
         what: "the database",
         message: "current database not found in pg_database".to_string(),
     })?;
-    let settings: Vec<String> = row.get(6);
+    let provider: String = row.get(4);
+    let locale: Option<String> = row.get(5);
+    let settings: Vec<String> = row.get(7);
     Ok(DatabaseInfo {
         name: row.get(0),
         encoding: row.get(1),
         lc_collate: row.get(2),
         lc_ctype: row.get(3),
-        locale_provider: row.get(4),
-        icu_locale: row.get(5),
+        icu_locale: locale.clone().filter(|_| provider == "icu"),
+        builtin_locale: locale.filter(|_| provider == "builtin"),
+        icu_rules: row.get(6),
+        locale_provider: provider,
         settings: settings.iter().filter_map(|s| setting_sql(s)).collect(),
     })
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use super::query::rows;
+use super::version::ServerVersion;
 use super::CatalogError;
 use crate::pg::ident::{quote_ident, quote_literal};
 
@@ -43,6 +44,13 @@ pub struct Membership {
     pub role: String,
     pub member: String,
     pub admin_option: bool,
+    /// 16+: `INHERIT` when it differs from the member's own INHERIT
+    /// attribute (the default a plain GRANT gives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherit_option: Option<bool>,
+    /// 16+: `SET FALSE` (the default is TRUE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_option: Option<bool>,
 }
 
 /// Reads every role but the built-in `pg_*` ones.
@@ -50,6 +58,7 @@ pub struct Membership {
 /// # Errors
 /// A failing query.
 pub async fn read(client: &Client) -> Result<Globals, CatalogError> {
+    let version = ServerVersion::of(client).await.map_err(|e| CatalogError::query("the server version", &e))?;
     let sql = "SELECT r.rolname, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolcreaterole, r.rolconnlimit, \
                       r.rolvaliduntil::text, r.rolsuper, r.rolreplication, r.rolbypassrls, \
                       coalesce((SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s \
@@ -72,13 +81,28 @@ pub async fn read(client: &Client) -> Result<Globals, CatalogError> {
             settings: r.get(10),
         })
         .collect();
-    let sql = "SELECT g.rolname, m.rolname, a.admin_option FROM pg_catalog.pg_auth_members a \
-               JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member \
-               WHERE m.rolname !~ '^pg_' ORDER BY 1, 2";
-    let memberships = rows(client, "role memberships", sql)
+    // 16 gave memberships INHERIT and SET options; only values other than
+    // what a plain GRANT gives are kept.
+    let options = if version.at_least(16) {
+        "NULLIF(a.inherit_option, m.rolinherit), NULLIF(a.set_option, true)"
+    } else {
+        "NULL::bool, NULL::bool"
+    };
+    let sql = format!(
+        "SELECT DISTINCT g.rolname, m.rolname, a.admin_option, {options} FROM pg_catalog.pg_auth_members a \
+         JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member \
+         WHERE m.rolname !~ '^pg_' ORDER BY 1, 2"
+    );
+    let memberships = rows(client, "role memberships", &sql)
         .await?
         .iter()
-        .map(|r| Membership { role: r.get(0), member: r.get(1), admin_option: r.get(2) })
+        .map(|r| Membership {
+            role: r.get(0),
+            member: r.get(1),
+            admin_option: r.get(2),
+            inherit_option: r.get(3),
+            set_option: r.get(4),
+        })
         .collect();
     Ok(Globals { roles, memberships })
 }
@@ -116,8 +140,24 @@ impl Role {
 
 impl Membership {
     pub fn grant_sql(&self) -> String {
-        let admin = if self.admin_option { " WITH ADMIN OPTION" } else { "" };
-        format!("GRANT {} TO {}{admin};", quote_ident(&self.role), quote_ident(&self.member))
+        let mut options = Vec::new();
+        if self.admin_option {
+            options.push("ADMIN OPTION".to_string());
+        }
+        if let Some(inherit) = self.inherit_option {
+            options.push(format!("INHERIT {}", if inherit { "TRUE" } else { "FALSE" }));
+        }
+        if let Some(set) = self.set_option {
+            options.push(format!("SET {}", if set { "TRUE" } else { "FALSE" }));
+        }
+        let with = if options.is_empty() { String::new() } else { format!(" WITH {}", options.join(", ")) };
+        format!("GRANT {} TO {}{with};", quote_ident(&self.role), quote_ident(&self.member))
+    }
+
+    /// The oldest major that can grant the membership as it was (INHERIT
+    /// and SET options need 16).
+    pub fn requires_major(&self) -> Option<u32> {
+        (self.inherit_option.is_some() || self.set_option.is_some()).then_some(16)
     }
 }
 
@@ -148,7 +188,18 @@ mod tests {
         );
         assert!(!sql.contains("SUPERUSER") && !sql.contains("PASSWORD"));
         assert!(role.is_privileged());
-        let m = Membership { role: "app".into(), member: "app reader".into(), admin_option: true };
+        let mut m = Membership {
+            role: "app".into(),
+            member: "app reader".into(),
+            admin_option: true,
+            inherit_option: None,
+            set_option: None,
+        };
         assert_eq!(m.grant_sql(), "GRANT \"app\" TO \"app reader\" WITH ADMIN OPTION;");
+        assert_eq!(m.requires_major(), None);
+        m.inherit_option = Some(false);
+        m.set_option = Some(false);
+        assert_eq!(m.grant_sql(), "GRANT \"app\" TO \"app reader\" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;");
+        assert_eq!(m.requires_major(), Some(16));
     }
 }

@@ -43,6 +43,7 @@ pub mod class {
     pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
     pub const PG_TS_DICT: u32 = 3600;
     pub const PG_TS_CONFIG: u32 = 3602;
+    pub const PG_LARGEOBJECT: u32 = 2613;
 }
 
 /// Objects being collected, with their keys.
@@ -66,6 +67,7 @@ impl Graph {
             sql,
             depends_on: Vec::new(),
             requires_roles: Vec::new(),
+            requires_major: None,
         });
         self.keys.entry(key).or_insert(index);
         index
@@ -94,6 +96,7 @@ impl Graph {
             sql,
             depends_on: vec![owner_id],
             requires_roles: Vec::new(),
+            requires_major: None,
         });
         Some(index)
     }
@@ -121,6 +124,13 @@ impl Graph {
 
     pub fn object(&self, index: usize) -> &DdlObject {
         &self.objects[index]
+    }
+
+    /// Records that the object at `index` can only be created by PostgreSQL
+    /// `major` or newer (the newest of several such needs wins).
+    pub fn requires_major(&mut self, index: usize, major: u32) {
+        let object = &mut self.objects[index];
+        object.requires_major = object.requires_major.max(Some(major));
     }
 
     /// Appends statements to an object (a comment, an ALTER).

@@ -25,9 +25,15 @@ pub struct DatabaseInfo {
     pub encoding: String,
     pub lc_collate: String,
     pub lc_ctype: String,
-    /// `libc` or `icu`.
+    /// `libc`, `icu` (15+) or `builtin` (17+).
     pub locale_provider: String,
     pub icu_locale: Option<String>,
+    /// `ICU_RULES` (16+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icu_rules: Option<String>,
+    /// `BUILTIN_LOCALE` (17+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin_locale: Option<String>,
     /// `ALTER DATABASE … SET` statements, written with a placeholder for
     /// the database name (see [`DATABASE_NAME_PLACEHOLDER`]).
     pub settings: Vec<String>,
@@ -44,6 +50,8 @@ impl DatabaseInfo {
             lc_ctype: "C".into(),
             locale_provider: "libc".into(),
             icu_locale: None,
+            icu_rules: None,
+            builtin_locale: None,
             settings: Vec::new(),
         }
     }
@@ -85,6 +93,8 @@ pub enum ObjectKind {
     Table,
     ForeignTable,
     Sequence,
+    /// Every large object, created empty (their bytes are rows).
+    LargeObjects,
     Default,
     View,
     MaterializedView,
@@ -137,6 +147,11 @@ pub struct DdlObject {
     /// the destination, the object is skipped with a warning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires_roles: Vec<String>,
+    /// The oldest PostgreSQL major that can create the object (absent: any
+    /// supported one). A restore into an older server stops before it
+    /// changes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_major: Option<u32>,
 }
 
 /// A table whose rows are copied.

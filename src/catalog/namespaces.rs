@@ -13,23 +13,38 @@ pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError
     extensions(client, graph).await
 }
 
+/// The OID `public` has in every database initdb makes.
+pub const ORIGINAL_PUBLIC_OID: u32 = 2200;
+
 async fn schemas(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
     let sql = format!(
         "SELECT n.oid, n.nspname, pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n WHERE {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_NAMESPACE, "n.oid")
     );
     for row in rows(client, "schemas", &sql).await? {
+        let oid: u32 = row.get(0);
         let name: String = row.get(1);
         let owner: String = row.get(2);
-        // Every new database has `public`, owned by pg_database_owner: only
-        // a change of owner (to the restoring role, as for every object),
-        // its comment and its grants are carried.
         let sql = match name.as_str() {
-            "public" if owner == "pg_database_owner" => String::new(),
-            "public" => "ALTER SCHEMA public OWNER TO CURRENT_USER;".to_string(),
+            "public" if oid == ORIGINAL_PUBLIC_OID => {
+                // Every new database has this `public`, with a comment and
+                // privileges that depend on the destination's major (PUBLIC
+                // may create in it before 15). Both are cleared, then the
+                // source's comment and grants are applied (see acl.rs); a
+                // change of owner goes to the restoring role, as for every
+                // object.
+                let mut sql = "COMMENT ON SCHEMA public IS NULL;\nREVOKE ALL ON SCHEMA public FROM PUBLIC;".to_string();
+                if owner != "pg_database_owner" {
+                    sql.push_str("\nALTER SCHEMA public OWNER TO CURRENT_USER;");
+                }
+                sql
+            }
+            // A `public` dropped and created again in the source: no
+            // built-in comment or privileges, so none on the destination.
+            "public" => "DROP SCHEMA public;\nCREATE SCHEMA public;".to_string(),
             _ => format!("CREATE SCHEMA {};", quote_ident(&name)),
         };
-        graph.add((class::PG_NAMESPACE, row.get(0)), ObjectKind::Schema, name, Phase::PreData, sql);
+        graph.add((class::PG_NAMESPACE, oid), ObjectKind::Schema, name, Phase::PreData, sql);
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 use tokio_postgres::{Client, Row};
 
 use super::graph::{class, Graph, ObjKey};
+use super::version::ServerVersion;
 use super::{CatalogError, Warnings};
-use crate::pg::error_message;
 
 /// A namespace alias `n` that is a user schema: not a system, toast or
 /// temporary one.
@@ -23,7 +23,7 @@ pub fn not_in_extension(classid: u32, oid_expr: &str) -> String {
 /// # Errors
 /// The query's failure, with the server's message.
 pub async fn rows(client: &Client, what: &'static str, sql: &str) -> Result<Vec<Row>, CatalogError> {
-    client.query(sql, &[]).await.map_err(|e| CatalogError::Query { what, message: error_message(&e) })
+    client.query(sql, &[]).await.map_err(|e| CatalogError::query(what, &e))
 }
 
 /// Every dependency between catalog rows that can order objects: normal,
@@ -47,15 +47,22 @@ pub async fn dependencies(client: &Client) -> Result<Vec<(ObjKey, ObjKey)>, Cata
 ///
 /// # Errors
 /// A failing query.
-pub async fn type_aliases(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+pub async fn type_aliases(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
     // Ordered so that each alias's target is resolvable when it is added:
-    // row types, then multiranges, then arrays (of either).
-    let sql = "SELECT 1, t.oid, t.typrelid FROM pg_catalog.pg_type t WHERE t.typrelid <> 0 AND t.oid >= 16384 \
-               UNION ALL SELECT 2, r.rngmultitypid, r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngtypid >= 16384 \
-               UNION ALL SELECT 3, a.oid, e.oid FROM pg_catalog.pg_type a \
-                 JOIN pg_catalog.pg_type e ON e.typarray = a.oid WHERE a.oid >= 16384 \
-               ORDER BY 1";
-    for row in rows(client, "type aliases", sql).await? {
+    // row types, then multiranges (14+), then arrays (of either).
+    let multiranges = if version.at_least(14) {
+        "UNION ALL SELECT 2, r.rngmultitypid, r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngtypid >= 16384 "
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT 1, t.oid, t.typrelid FROM pg_catalog.pg_type t WHERE t.typrelid <> 0 AND t.oid >= 16384 \
+         {multiranges}\
+         UNION ALL SELECT 3, a.oid, e.oid FROM pg_catalog.pg_type a \
+           JOIN pg_catalog.pg_type e ON e.typarray = a.oid WHERE a.oid >= 16384 \
+         ORDER BY 1"
+    );
+    for row in rows(client, "type aliases", &sql).await? {
         let (step, alias, target): (i32, u32, u32) = (row.get(0), row.get(1), row.get(2));
         let target_class = if step == 1 { class::PG_CLASS } else { class::PG_TYPE };
         graph.alias_key((class::PG_TYPE, alias), (target_class, target));
@@ -75,7 +82,6 @@ pub async fn warn_unsupported(client: &Client, warnings: &mut Warnings) -> Resul
            WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) \
          UNION ALL SELECT 'operator class ' || opcname FROM pg_catalog.pg_opclass o \
            JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace WHERE {USER_SCHEMA} AND {ext_opc} \
-         UNION ALL SELECT 'large objects (' || count(*) || ')' FROM pg_catalog.pg_largeobject_metadata HAVING count(*) > 0 \
          UNION ALL SELECT 'procedural language ' || lanname FROM pg_catalog.pg_language l \
            WHERE l.oid >= 16384 AND {ext_lan}",
         ext_fdw = not_in_extension(class::PG_FOREIGN_DATA_WRAPPER, "w.oid"),

@@ -8,18 +8,19 @@ use tokio_postgres::{Client, Row};
 use super::graph::{class, Graph};
 use super::model::{ColumnInfo, ObjectKind, Phase, TableData};
 use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::version::ServerVersion;
 use super::CatalogError;
 use crate::copy::CopyFormat;
 use crate::pg::ident::{quote_ident, quote_literal, quote_qualified};
 
-pub async fn read(client: &Client, graph: &mut Graph) -> Result<Vec<TableData>, CatalogError> {
-    let columns = columns(client).await?;
+pub async fn read(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<Vec<TableData>, CatalogError> {
+    let columns = columns(client, version).await?;
     let identities = identity_sequences(client).await?;
     let checks = check_constraints(client).await?;
-    let text_types = types_without_binary_io(client).await?;
+    let binary = binary_traits(client, version).await?;
     let unique = unique_columns(client).await?;
-    let tables = tables(client, graph, &columns, &identities, &checks, &text_types, &unique).await?;
-    views(client, graph).await?;
+    let tables = tables(client, version, graph, &columns, &identities, &checks, &binary, &unique).await?;
+    super::views::read(client, graph).await?;
     defaults(graph, &columns);
     sequences(client, graph, &identities).await?;
     Ok(tables)
@@ -30,9 +31,13 @@ struct Column {
     name: String,
     type_name: String,
     type_oid: u32,
+    /// Under a validated NOT NULL, declared with the table.
     not_null: bool,
+    /// 18+: the column's not-null constraint, which has a name.
+    not_null_constraint: Option<NotNullConstraint>,
     identity: u8,
-    generated: bool,
+    /// `STORED` or `VIRTUAL` (18+) for a generated column.
+    generated: Option<&'static str>,
     local: bool,
     collation: Option<String>,
     statistics: Option<i32>,
@@ -45,8 +50,49 @@ struct Column {
     fdw_options: Vec<String>,
 }
 
+/// A not-null constraint as 18 records it in `pg_constraint`.
+struct NotNullConstraint {
+    oid: u32,
+    name: String,
+    /// `NOT NULL col [NO INHERIT] [NOT VALID]`, as `pg_get_constraintdef` prints it.
+    definition: String,
+    validated: bool,
+    no_inherit: bool,
+    local: bool,
+}
+
+impl NotNullConstraint {
+    /// Whether `name` is the one PostgreSQL 18 gives a constraint declared
+    /// without a name (`SET NOT NULL`, or `NOT NULL` in CREATE TABLE).
+    fn has_default_name(&self, table: &str, column: &str) -> bool {
+        self.name == format!("{table}_{column}_not_null")
+    }
+}
+
 /// Columns of every user relation, by relation OID, in attnum order.
-async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogError> {
+async fn columns(client: &Client, version: ServerVersion) -> Result<HashMap<u32, Vec<Column>>, CatalogError> {
+    // Per-column compression arrived in 14. In 18, not-null constraints got
+    // pg_constraint rows: a name, NOT VALID and NO INHERIT; a parent's then
+    // reaches its children only under the same name.
+    let compression = if version.at_least(14) { "a.attcompression" } else { "NULL::\"char\"" };
+    let (not_null, inherited_not_null, not_null_join) = if version.at_least(18) {
+        (
+            "nn.oid, nn.conname::text, pg_catalog.pg_get_constraintdef(nn.oid), nn.convalidated, nn.connoinherit, nn.conislocal",
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
+                       ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
+                     JOIN pg_catalog.pg_constraint pn ON pn.conrelid = pa.attrelid AND pn.contype = 'n' AND pn.conkey[1] = pa.attnum \
+                     WHERE i.inhrelid = a.attrelid AND pn.convalidated AND NOT pn.connoinherit AND pn.conname = nn.conname)",
+            "LEFT JOIN pg_catalog.pg_constraint nn ON nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum",
+        )
+    } else {
+        (
+            "NULL::pg_catalog.oid, NULL::text, NULL::text, NULL::bool, NULL::bool, NULL::bool",
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
+                       ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
+                     WHERE i.inhrelid = a.attrelid AND pa.attnotnull)",
+            "",
+        )
+    };
     let sql = format!(
         "SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid, a.attnotnull, \
                 a.attidentity, a.attgenerated, a.attislocal, \
@@ -55,17 +101,15 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogEr
                    FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
                    WHERE co.oid = a.attcollation) END, \
                 NULLIF(a.attstattarget, -1)::int4, \
-                CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END, a.attcompression, \
+                CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END, {compression}, \
                 d.oid, pg_catalog.pg_get_expr(d.adbin, d.adrelid), coalesce(a.attoptions, '{{}}'), \
-                EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
-                          ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
-                        WHERE i.inhrelid = a.attrelid AND pa.attnotnull), \
-                coalesce(a.attfdwoptions, '{{}}') \
+                {inherited_not_null}, coalesce(a.attfdwoptions, '{{}}'), {not_null} \
          FROM pg_catalog.pg_attribute a \
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         {not_null_join} \
          WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {USER_SCHEMA} AND {} \
          ORDER BY a.attrelid, a.attnum",
         not_in_extension(class::PG_CLASS, "c.oid")
@@ -73,20 +117,33 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CatalogEr
     let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
     for row in rows(client, "columns", &sql).await? {
         let storage: Option<i8> = row.get(10);
-        let compression: i8 = row.get(11);
+        let compression: Option<i8> = row.get(11);
         let default_oid: Option<u32> = row.get(12);
+        let not_null_constraint = row.get::<_, Option<u32>>(17).map(|oid| NotNullConstraint {
+            oid,
+            name: row.get(18),
+            definition: row.get(19),
+            validated: row.get(20),
+            no_inherit: row.get(21),
+            local: row.get(22),
+        });
         let column = Column {
             name: row.get(1),
             type_name: row.get(2),
             type_oid: row.get(3),
-            not_null: row.get(4),
+            not_null: row.get::<_, bool>(4) && not_null_constraint.as_ref().is_none_or(|c| c.validated),
+            not_null_constraint,
             identity: row.get::<_, i8>(5) as u8,
-            generated: row.get::<_, i8>(6) as u8 == b's',
+            generated: match row.get::<_, i8>(6) as u8 {
+                b's' => Some("STORED"),
+                b'v' => Some("VIRTUAL"),
+                _ => None,
+            },
             local: row.get(7),
             collation: row.get(8),
             statistics: row.get(9),
             storage: storage.map(|s| s as u8 as char),
-            compression: match compression as u8 {
+            compression: match compression.unwrap_or(0) as u8 {
                 b'p' => Some("pglz"),
                 b'l' => Some("lz4"),
                 _ => None,
@@ -106,6 +163,7 @@ struct IdentitySequence {
     sequence_oid: u32,
     name: String,
     options: String,
+    unlogged: bool,
 }
 
 /// Identity sequences by (table OID, column number).
@@ -128,6 +186,7 @@ async fn identity_sequences(client: &Client) -> Result<HashMap<(u32, i16), Ident
                 sequence_oid: row.get(2),
                 name: sequence.qualified.clone(),
                 options: sequence.options(false),
+                unlogged: sequence.unlogged,
             },
         );
     }
@@ -212,11 +271,28 @@ async fn check_constraints(client: &Client) -> Result<HashMap<u32, Vec<Check>>, 
     Ok(out)
 }
 
-/// Column types whose values cannot travel in binary COPY: the type, or a
-/// type it is built from (array element, domain base, composite field,
-/// range subtype), has no send/receive function.
-async fn types_without_binary_io(client: &Client) -> Result<HashSet<u32>, CatalogError> {
-    let sql = "WITH RECURSIVE reach(root, typ) AS ( \
+/// What binary COPY makes of the column types in use.
+#[derive(Default)]
+struct BinaryTraits {
+    /// Types whose values cannot travel in binary COPY: the type, or a
+    /// type it is built from (array element, domain base, composite field,
+    /// range subtype), has no send/receive function.
+    unsupported: HashSet<u32>,
+    /// Types whose binary values name the OID of a type that is not built
+    /// in (an array's element, a composite's field): the destination's
+    /// types have other OIDs, which PostgreSQL 13 refuses on input
+    /// ("wrong element type"); 14 and newer ignore them.
+    names_user_types: HashSet<u32>,
+}
+
+async fn binary_traits(client: &Client, version: ServerVersion) -> Result<BinaryTraits, CatalogError> {
+    let multirange = if version.at_least(14) {
+        "UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "WITH RECURSIVE reach(root, typ) AS ( \
                  SELECT DISTINCT a.atttypid, a.atttypid FROM pg_catalog.pg_attribute a \
                  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
                  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r' \
@@ -227,11 +303,25 @@ async fn types_without_binary_io(client: &Client) -> Result<HashSet<u32>, Catalo
                           UNION ALL SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 \
                             WHERE t.typrelid <> 0 AND a2.attrelid = t.typrelid AND a2.attnum > 0 AND NOT a2.attisdropped \
                           UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = t.oid \
-                          UNION ALL SELECT g.rngtypid FROM pg_catalog.pg_range g WHERE g.rngmultitypid = t.oid) x(sub) \
+                          {multirange}) x(sub) \
                ) \
-               SELECT DISTINCT r.root FROM reach r JOIN pg_catalog.pg_type t ON t.oid = r.typ \
-               WHERE t.typsend = 0 OR t.typreceive = 0";
-    Ok(rows(client, "types without binary I/O", sql).await?.iter().map(|r| r.get(0)).collect())
+               SELECT r.root, pg_catalog.bool_or(t.typsend = 0 OR t.typreceive = 0), \
+                      pg_catalog.bool_or((t.typlen = -1 AND t.typelem >= 16384) OR (t.typtype = 'c' AND EXISTS ( \
+                        SELECT 1 FROM pg_catalog.pg_attribute f WHERE f.attrelid = t.typrelid AND f.attnum > 0 \
+                          AND NOT f.attisdropped AND f.atttypid >= 16384))) \
+               FROM reach r JOIN pg_catalog.pg_type t ON t.oid = r.typ GROUP BY r.root"
+    );
+    let mut traits = BinaryTraits::default();
+    for row in rows(client, "binary I/O of column types", &sql).await? {
+        let root: u32 = row.get(0);
+        if row.get::<_, bool>(1) {
+            traits.unsupported.insert(root);
+        }
+        if row.get::<_, bool>(2) {
+            traits.names_user_types.insert(root);
+        }
+    }
+    Ok(traits)
 }
 
 /// Columns under a unique index or primary key, as (table OID, column
@@ -251,11 +341,12 @@ async fn unique_columns(client: &Client) -> Result<HashSet<(u32, String)>, Catal
 #[allow(clippy::too_many_arguments)]
 async fn tables(
     client: &Client,
+    version: ServerVersion,
     graph: &mut Graph,
     columns: &HashMap<u32, Vec<Column>>,
     identities: &HashMap<(u32, i16), IdentitySequence>,
     checks: &HashMap<u32, Vec<Check>>,
-    text_types: &HashSet<u32>,
+    binary: &BinaryTraits,
     unique: &HashSet<(u32, String)>,
 ) -> Result<Vec<TableData>, CatalogError> {
     let sql = format!(
@@ -302,8 +393,11 @@ async fn tables(
         let typed_as: Option<String> = row.get(17);
         let server: Option<String> = row.get(18);
         let alter = if server.is_some() { "ALTER FOREIGN TABLE" } else { "ALTER TABLE" };
+        let unlogged_table = row.get::<_, i8>(4) as u8 == b'u';
         let mut items = Vec::new();
         let mut after = Vec::new();
+        // The oldest major that can create the table as it is.
+        let mut requires = None;
         for (attnum, column) in cols.iter().enumerate() {
             let attnum = attnum as i16 + 1;
             let printed = column.local || is_partition;
@@ -312,12 +406,42 @@ async fn tables(
                 // A typed table's columns come from its type; only their
                 // options are written.
                 if column.not_null {
-                    items.push(format!("{col} WITH OPTIONS NOT NULL"));
+                    items.push(format!("{col} WITH OPTIONS{}", not_null_clause(column)));
                 }
             } else if printed {
-                items.push(column_definition(column, identities.get(&(oid, attnum)), server.is_some()));
+                // A NOT NULL a parent gives is not declared again (an 18
+                // destination would record it as the child's own), unless it
+                // was the child's own in an 18 source; partitions declare
+                // theirs, being created on their own and attached.
+                let declare_not_null = column.not_null
+                    && (is_partition
+                        || !column.inherited_not_null
+                        || column.not_null_constraint.as_ref().is_some_and(|c| c.local));
+                let identity = identities.get(&(oid, attnum));
+                items.push(column_definition(column, identity, declare_not_null, server.is_some()));
+                if let Some(sequence) = identity.filter(|s| s.unlogged != unlogged_table) {
+                    after.push(identity_persistence(sequence));
+                    if sequence.unlogged {
+                        requires = requires.max(Some(15));
+                    }
+                }
             } else if column.not_null && !column.inherited_not_null {
-                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET NOT NULL;"));
+                // An inherited column with a not-null of its own: a table
+                // constraint keeps an 18 name that SET NOT NULL would not give.
+                match &column.not_null_constraint {
+                    Some(c) if c.no_inherit || !c.has_default_name(&table, &column.name) => {
+                        items.push(format!("CONSTRAINT {} {}", quote_ident(&c.name), c.definition));
+                        requires = requires.max(Some(18));
+                    }
+                    _ => after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET NOT NULL;")),
+                }
+            }
+            let no_inherit = column.not_null_constraint.as_ref().is_some_and(|c| c.no_inherit);
+            if column.generated == Some("VIRTUAL") || no_inherit {
+                requires = requires.max(Some(18));
+            }
+            if column.compression.is_some() {
+                requires = requires.max(Some(14));
             }
             if let Some(target) = column.statistics {
                 after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET STATISTICS {target};"));
@@ -332,7 +456,7 @@ async fn tables(
                 after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET STORAGE {storage};"));
             }
             if let Some(method) = column.compression {
-                after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET COMPRESSION {method};"));
+                after.push(compression_statement(&format!("{alter} ONLY {name} ALTER COLUMN {col}"), method));
             }
             if !column.options.is_empty() {
                 after.push(format!("{alter} ONLY {name} ALTER COLUMN {col} SET ({});", options_list(&column.options)));
@@ -342,7 +466,7 @@ async fn tables(
             items.push(format!("CONSTRAINT {} {}", quote_ident(&check.name), check.definition));
         }
 
-        let unlogged = if row.get::<_, i8>(4) as u8 == b'u' { "UNLOGGED " } else { "" };
+        let unlogged = if unlogged_table { "UNLOGGED " } else { "" };
         let foreign = if server.is_some() { "FOREIGN " } else { "" };
         let mut sql = format!("CREATE {unlogged}{foreign}TABLE {name}");
         if let Some(type_name) = &typed_as {
@@ -394,27 +518,58 @@ async fn tables(
             // After the rows: COPY FROM refuses a table whose row security
             // applies to the loading role (as FORCE makes it for the owner).
             let sql = format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;");
-            graph.add_dependent((class::PG_CLASS, oid), "rls", ObjectKind::Policy, name, Phase::PostData, sql);
+            graph.add_dependent((class::PG_CLASS, oid), "rls", ObjectKind::Policy, name.clone(), Phase::PostData, sql);
+        }
+        if let Some(major) = requires {
+            graph.requires_major(index, major);
         }
         for check in table_checks.iter().filter(|c| c.validated) {
             graph.alias((class::PG_CONSTRAINT, check.oid), index);
+        }
+        // 18's not-null constraints: the valid ones come with the table; a
+        // NOT VALID one, which the rows may violate, is added after them.
+        for constraint in cols.iter().filter_map(|c| c.not_null_constraint.as_ref()) {
+            if constraint.validated {
+                graph.alias((class::PG_CONSTRAINT, constraint.oid), index);
+            } else if constraint.local {
+                let cname = quote_ident(&constraint.name);
+                let sql = format!("ALTER TABLE {name} ADD CONSTRAINT {cname} {};", constraint.definition);
+                let display = format!("{cname} on {name}");
+                let added = graph.add(
+                    (class::PG_CONSTRAINT, constraint.oid),
+                    ObjectKind::Constraint,
+                    display,
+                    Phase::PostData,
+                    sql,
+                );
+                graph.requires_major(added, 18);
+            }
         }
         for (attnum, _) in cols.iter().enumerate() {
             if let Some(identity) = identities.get(&(oid, attnum as i16 + 1)) {
                 graph.alias((class::PG_CLASS, identity.sequence_oid), index);
             }
         }
-        for column in cols.iter().filter(|c| c.generated) {
+        for column in cols.iter().filter(|c| c.generated.is_some()) {
             if let Some((attrdef, _)) = &column.default {
                 graph.alias((class::PG_ATTRDEF, *attrdef), index);
             }
         }
 
         if kind == b'r' {
-            let copied: Vec<&Column> = cols.iter().filter(|c| !c.generated).collect();
-            let format = if copied.iter().any(|c| text_types.contains(&c.type_oid)) {
+            let copied: Vec<&Column> = cols.iter().filter(|c| c.generated.is_none()).collect();
+            let names_user_types = copied.iter().any(|c| binary.names_user_types.contains(&c.type_oid));
+            // A 13 source's rows restore into 13 too: text, where binary
+            // would name type OIDs 13 refuses. From 14 on binary stays, and
+            // the table cannot go back to 13.
+            let format = if copied.iter().any(|c| binary.unsupported.contains(&c.type_oid))
+                || (names_user_types && !version.at_least(14))
+            {
                 CopyFormat::Text
             } else {
+                if names_user_types {
+                    graph.requires_major(index, 14);
+                }
                 CopyFormat::Binary
             };
             data.push(TableData {
@@ -442,7 +597,12 @@ async fn tables(
 }
 
 /// One column of a CREATE TABLE.
-fn column_definition(column: &Column, identity: Option<&IdentitySequence>, foreign: bool) -> String {
+fn column_definition(
+    column: &Column,
+    identity: Option<&IdentitySequence>,
+    declare_not_null: bool,
+    foreign: bool,
+) -> String {
     let mut out = format!("{} {}", quote_ident(&column.name), column.type_name);
     if foreign {
         out.push_str(&super::foreign::fdw_options(&column.fdw_options));
@@ -450,19 +610,59 @@ fn column_definition(column: &Column, identity: Option<&IdentitySequence>, forei
     if let Some(collation) = &column.collation {
         out.push_str(&format!(" COLLATE {collation}"));
     }
-    if column.generated {
-        if let Some((_, expression)) = &column.default {
-            out.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
-        }
+    if let (Some(kind), Some((_, expression))) = (column.generated, &column.default) {
+        out.push_str(&format!(" GENERATED ALWAYS AS ({expression}) {kind}"));
     }
     if let Some(identity) = identity {
         let when = if column.identity == b'a' { "ALWAYS" } else { "BY DEFAULT" };
         out.push_str(&format!(" GENERATED {when} AS IDENTITY (SEQUENCE NAME {} {})", identity.name, identity.options));
     }
-    if column.not_null {
-        out.push_str(" NOT NULL");
+    if declare_not_null {
+        out.push_str(&not_null_clause(column));
     }
     out
+}
+
+/// `{alter_column} SET COMPRESSION {method};`. lz4 is a build option of the
+/// server: where it is missing the column keeps the default method, with a
+/// warning, rather than failing the restore.
+fn compression_statement(alter_column: &str, method: &str) -> String {
+    let statement = format!("{alter_column} SET COMPRESSION {method}");
+    if method != "lz4" {
+        return format!("{statement};");
+    }
+    let warning = quote_literal(&format!("{alter_column}: this server has no lz4, the default compression is kept"))
+        .replace('%', "%%");
+    format!(
+        "DO $rb$ BEGIN EXECUTE {}; EXCEPTION WHEN feature_not_supported THEN RAISE WARNING {warning}; END $rb$;",
+        quote_literal(&statement)
+    )
+}
+
+/// The identity sequence's persistence when it is not its table's (the
+/// default from 15 on). A logged sequence of an unlogged table, which is
+/// all 13 and 14 know, is set only where the default differs: 13 and 14
+/// know no `SET LOGGED` for sequences.
+fn identity_persistence(sequence: &IdentitySequence) -> String {
+    if sequence.unlogged {
+        return format!("ALTER SEQUENCE {} SET UNLOGGED;", sequence.name);
+    }
+    let statement = quote_literal(&format!("ALTER SEQUENCE {} SET LOGGED", sequence.name));
+    format!(
+        "DO $rb$ BEGIN IF pg_catalog.current_setting('server_version_num')::int4 >= 150000 THEN EXECUTE {statement}; END IF; END $rb$;"
+    )
+}
+
+/// ` NOT NULL`, named when the source (18+) named it: older servers accept
+/// the name and ignore it.
+fn not_null_clause(column: &Column) -> String {
+    match &column.not_null_constraint {
+        Some(c) => {
+            let no_inherit = if c.no_inherit { " NO INHERIT" } else { "" };
+            format!(" CONSTRAINT {} NOT NULL{no_inherit}", quote_ident(&c.name))
+        }
+        None => " NOT NULL".to_string(),
+    }
 }
 
 /// `name='value', …` from reloptions-style `name=value` entries.
@@ -493,7 +693,7 @@ fn defaults(graph: &mut Graph, columns: &HashMap<u32, Vec<Column>>) {
             ObjectKind::ForeignTable => "ALTER FOREIGN TABLE ONLY",
             _ => "ALTER TABLE ONLY",
         };
-        for column in cols.iter().filter(|c| !c.generated) {
+        for column in cols.iter().filter(|c| c.generated.is_none()) {
             if let Some((attrdef, expression)) = &column.default {
                 let col = quote_ident(&column.name);
                 let sql = format!("{alter} {name} ALTER COLUMN {col} SET DEFAULT {expression};");
@@ -508,58 +708,6 @@ fn defaults(graph: &mut Graph, columns: &HashMap<u32, Vec<Column>>) {
             }
         }
     }
-}
-
-async fn views(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
-    let sql = format!(
-        "SELECT c.oid, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_viewdef(c.oid), coalesce(c.reloptions, '{{}}'), \
-                c.relispopulated, CASE WHEN am.amname <> 'heap' THEN am.amname END \
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
-         WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA} AND {}",
-        not_in_extension(class::PG_CLASS, "c.oid")
-    );
-    for row in rows(client, "views", &sql).await? {
-        let oid: u32 = row.get(0);
-        let name = quote_qualified(row.get(1), row.get(2));
-        let materialized = row.get::<_, i8>(3) as u8 == b'm';
-        let definition: String = row.get(4);
-        let definition = definition.trim_end().trim_end_matches(';');
-        let mut check_option = None;
-        let options: Vec<String> = row
-            .get::<_, Vec<String>>(5)
-            .into_iter()
-            .filter(|o| match o.strip_prefix("check_option=") {
-                Some(level) => {
-                    check_option = Some(level.to_uppercase());
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        let with = if options.is_empty() { String::new() } else { format!(" WITH ({})", options_list(&options)) };
-        if materialized {
-            let using =
-                row.get::<_, Option<String>>(7).map(|am| format!(" USING {}", quote_ident(&am))).unwrap_or_default();
-            let sql = format!("CREATE MATERIALIZED VIEW {name}{using}{with} AS\n{definition}\n  WITH NO DATA;");
-            graph.add((class::PG_CLASS, oid), ObjectKind::MaterializedView, name.clone(), Phase::PreData, sql);
-            if row.get::<_, bool>(6) {
-                let sql = format!("REFRESH MATERIALIZED VIEW {name};");
-                graph.add_dependent((class::PG_CLASS, oid), "refresh", ObjectKind::Refresh, name, Phase::Refresh, sql);
-            }
-        } else {
-            let check = check_option.map(|level| format!("\n  WITH {level} CHECK OPTION")).unwrap_or_default();
-            let sql = format!("CREATE VIEW {name}{with} AS\n{definition}{check};");
-            graph.add((class::PG_CLASS, oid), ObjectKind::View, name, Phase::PreData, sql);
-        }
-    }
-    // A view's rows come from its `_RETURN` rule: dependencies recorded on
-    // the rule belong to the view.
-    let rules = "SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.rulename = '_RETURN'";
-    for row in rows(client, "view rules", rules).await? {
-        graph.alias_key((class::PG_REWRITE, row.get(0)), (class::PG_CLASS, row.get(1)));
-    }
-    Ok(())
 }
 
 async fn sequences(
@@ -591,7 +739,16 @@ async fn sequences(
             if let Some(column) = row.get::<_, Option<String>>(11) {
                 sql.push_str(&format!("\nALTER SEQUENCE {} OWNED BY {column};", sequence.qualified));
             }
-            graph.add((class::PG_CLASS, oid), ObjectKind::Sequence, sequence.qualified.clone(), Phase::PreData, sql);
+            let index = graph.add(
+                (class::PG_CLASS, oid),
+                ObjectKind::Sequence,
+                sequence.qualified.clone(),
+                Phase::PreData,
+                sql,
+            );
+            if sequence.unlogged {
+                graph.requires_major(index, 15);
+            }
         }
         all.push((oid, sequence.qualified));
     }

@@ -5,21 +5,24 @@ use tokio_postgres::Client;
 use super::graph::{class, Graph};
 use super::model::{ObjectKind, Phase};
 use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::version::ServerVersion;
 use super::CatalogError;
 use crate::pg::ident::quote_literal;
 
-pub async fn read(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
-    functions(client, graph).await?;
+pub async fn read(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    functions(client, version, graph).await?;
     aggregates(client, graph).await?;
     operators(client, graph).await?;
     casts(client, graph).await
 }
 
-async fn functions(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn functions(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    // SQL-standard bodies (`BEGIN ATOMIC`, `RETURN`) arrived in 14.
+    let standard_body = if version.at_least(14) { "p.prosqlbody IS NOT NULL" } else { "false" };
     let sql = format!(
         "SELECT p.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) \
                 || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', \
-                pg_catalog.pg_get_functiondef(p.oid) \
+                pg_catalog.pg_get_functiondef(p.oid), {standard_body} \
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
          WHERE p.prokind IN ('f', 'p', 'w') AND {USER_SCHEMA} AND {} \
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = {pg_proc} AND d.objid = p.oid AND d.deptype = 'i')",
@@ -29,7 +32,10 @@ async fn functions(client: &Client, graph: &mut Graph) -> Result<(), CatalogErro
     for row in rows(client, "functions", &sql).await? {
         let definition: String = row.get(2);
         let sql = format!("{};", definition.trim_end());
-        graph.add((class::PG_PROC, row.get(0)), ObjectKind::Function, row.get(1), Phase::PreData, sql);
+        let index = graph.add((class::PG_PROC, row.get(0)), ObjectKind::Function, row.get(1), Phase::PreData, sql);
+        if row.get::<_, bool>(3) {
+            graph.requires_major(index, 14);
+        }
     }
     Ok(())
 }
@@ -57,7 +63,10 @@ async fn aggregates(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
     );
     for row in rows(client, "aggregates", &sql).await? {
         let name: String = row.get(1);
+        // An aggregate over no argument is written `(*)`: `()` is a syntax
+        // error in CREATE AGGREGATE.
         let args: String = row.get(2);
+        let args = if args.is_empty() { "*".to_string() } else { args };
         let mut options =
             vec![format!("SFUNC = {}", row.get::<_, String>(3)), format!("STYPE = {}", row.get::<_, String>(4))];
         let mut push = |key: &str, value: Option<String>| {

@@ -98,7 +98,10 @@ impl Scope {
             .iter()
             .map(|o| o.depends_on.iter().filter_map(|d| index_of.get(d.as_str()).copied()).collect())
             .collect();
-        let is_table = |i: usize| matches!(objects[i].kind, ObjectKind::Table | ObjectKind::ForeignTable);
+        // Large objects go by `pg_catalog.pg_largeobject`, like a table.
+        let is_table = |i: usize| {
+            matches!(objects[i].kind, ObjectKind::Table | ObjectKind::ForeignTable | ObjectKind::LargeObjects)
+        };
         let matches = |set: &GlobSet, i: usize| {
             unquote_qualified(&objects[i].name).is_some_and(|(s, t)| set.is_match(format!("{s}.{t}")))
         };
@@ -155,6 +158,18 @@ impl Scope {
                         objects[i].name
                     ));
                 }
+            }
+        }
+
+        // Large objects without their bytes would be empty: they go whole.
+        for (i, object) in objects.iter().enumerate() {
+            if object.kind == ObjectKind::LargeObjects && no_data.contains(&object.name) {
+                keep[i] = false;
+            }
+        }
+        for i in 0..objects.len() {
+            if deps[i].iter().any(|&d| !keep[d]) {
+                keep[i] = false;
             }
         }
 
@@ -242,6 +257,7 @@ mod tests {
             sql: String::new(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             requires_roles: Vec::new(),
+            requires_major: None,
         }
     }
 

@@ -6,15 +6,21 @@ use tokio_postgres::Client;
 use super::graph::{class, Graph};
 use super::model::{ObjectKind, Phase};
 use super::query::{not_in_extension, rows, USER_SCHEMA};
+use super::version::ServerVersion;
 use super::{CatalogError, Warnings};
 use crate::pg::ident::{quote_literal, quote_qualified};
 
-pub async fn read(client: &Client, graph: &mut Graph, warnings: &mut Warnings) -> Result<(), CatalogError> {
-    collations(client, graph).await?;
+pub async fn read(
+    client: &Client,
+    version: ServerVersion,
+    graph: &mut Graph,
+    warnings: &mut Warnings,
+) -> Result<(), CatalogError> {
+    collations(client, version, graph).await?;
     enums(client, graph).await?;
     domains(client, graph).await?;
     composites(client, graph).await?;
-    ranges(client, graph).await?;
+    ranges(client, version, graph).await?;
     text_search(client, graph).await?;
     base_types(client, warnings).await
 }
@@ -29,24 +35,40 @@ fn user_types(typtypes: &str, join: &str) -> String {
     )
 }
 
-async fn collations(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn collations(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    // Before 15 an ICU collation keeps its locale in collcollate; 15 gave
+    // it a column of its own, renamed in 17 (when builtin collations came);
+    // 16 added tailoring rules.
+    let locale_and_rules = if version.at_least(17) {
+        "c.colllocale, c.collicurules"
+    } else if version.at_least(16) {
+        "c.colliculocale, c.collicurules"
+    } else if version.at_least(15) {
+        "c.colliculocale, NULL::text"
+    } else {
+        "NULL::text, NULL::text"
+    };
     let sql = format!(
-        "SELECT c.oid, n.nspname, c.collname, c.collprovider, c.collisdeterministic, c.collcollate, c.collctype, c.colliculocale \
+        "SELECT c.oid, n.nspname, c.collname, c.collprovider, c.collisdeterministic, c.collcollate, c.collctype, {locale_and_rules} \
          FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace \
          WHERE {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_COLLATION, "c.oid")
     );
     for row in rows(client, "collations", &sql).await? {
         let name = quote_qualified(row.get(1), row.get(2));
-        let provider: i8 = row.get(3);
-        let mut options = vec![format!("provider = {}", if provider as u8 == b'i' { "icu" } else { "libc" })];
+        let (provider, needs) = match row.get::<_, i8>(3) as u8 {
+            b'i' => ("icu", None),
+            b'b' => ("builtin", Some(17)),
+            _ => ("libc", None),
+        };
+        let mut options = vec![format!("provider = {provider}")];
         if !row.get::<_, bool>(4) {
             options.push("deterministic = false".to_string());
         }
         let collate: Option<String> = row.get(5);
         let ctype: Option<String> = row.get(6);
-        let icu: Option<String> = row.get(7);
-        match (icu, collate, ctype) {
+        let locale: Option<String> = row.get(7);
+        match (locale, collate, ctype) {
             (Some(locale), _, _) => options.push(format!("locale = {}", quote_literal(&locale))),
             (None, Some(a), Some(b)) if a == b => options.push(format!("locale = {}", quote_literal(&a))),
             (None, a, b) => {
@@ -54,8 +76,15 @@ async fn collations(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
                 options.extend(b.map(|b| format!("lc_ctype = {}", quote_literal(&b))));
             }
         }
+        let rules: Option<String> = row.get(8);
+        if let Some(rules) = &rules {
+            options.push(format!("rules = {}", quote_literal(rules)));
+        }
         let sql = format!("CREATE COLLATION {name} ({});", options.join(", "));
-        graph.add((class::PG_COLLATION, row.get(0)), ObjectKind::Collation, name, Phase::PreData, sql);
+        let index = graph.add((class::PG_COLLATION, row.get(0)), ObjectKind::Collation, name, Phase::PreData, sql);
+        if let Some(major) = needs.or(rules.map(|_| 16)) {
+            graph.requires_major(index, major);
+        }
     }
     Ok(())
 }
@@ -156,7 +185,20 @@ async fn composites(client: &Client, graph: &mut Graph) -> Result<(), CatalogErr
     Ok(())
 }
 
-async fn ranges(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> {
+async fn ranges(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
+    // Ranges have multiranges from 14 on; the multirange's name is written
+    // only when it is not the one PostgreSQL would choose, so that the type
+    // can be created on 13 too when it is.
+    let multirange = if version.at_least(14) {
+        "CASE WHEN mt.typnamespace <> t.typnamespace OR mt.typname <> CASE WHEN pg_catalog.strpos(t.typname, 'range') > 0 \
+                THEN pg_catalog.overlay(t.typname::text, 'multirange', pg_catalog.strpos(t.typname, 'range'), 5) \
+                ELSE t.typname || '_multirange' END \
+              THEN pg_catalog.format_type(r.rngmultitypid, NULL) END"
+    } else {
+        "NULL::text"
+    };
+    let multirange_join =
+        if version.at_least(14) { "JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid" } else { "" };
     let sql = format!(
         "SELECT t.oid, n.nspname, t.typname, pg_catalog.format_type(r.rngsubtype, NULL), \
                 CASE WHEN NOT opc.opcdefault THEN pg_catalog.quote_ident(opn.nspname) || '.' || pg_catalog.quote_ident(opc.opcname) END, \
@@ -166,8 +208,8 @@ async fn ranges(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> 
                    WHERE co.oid = r.rngcollation) END, \
                 CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::pg_catalog.regproc::text END, \
                 CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::pg_catalog.regproc::text END, \
-                pg_catalog.format_type(r.rngmultitypid, NULL) \
-         FROM pg_catalog.pg_range r JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid \
+                {multirange} \
+         FROM pg_catalog.pg_range r JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid {multirange_join} \
          JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype \
          JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
          JOIN pg_catalog.pg_opclass opc ON opc.oid = r.rngsubopc \
@@ -190,8 +232,12 @@ async fn ranges(client: &Client, graph: &mut Graph) -> Result<(), CatalogError> 
                 options.push(format!("{option} = {value}"));
             }
         }
+        let named_multirange = row.get::<_, Option<String>>(8).is_some();
         let sql = format!("CREATE TYPE {name} AS RANGE (\n    {}\n);", options.join(",\n    "));
-        graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name, Phase::PreData, sql);
+        let index = graph.add((class::PG_TYPE, row.get(0)), ObjectKind::Type, name, Phase::PreData, sql);
+        if named_multirange {
+            graph.requires_major(index, 14);
+        }
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use tracing::{info, warn};
 
 use crate::bridge::Bridge;
 use crate::catalog::scope::Scope;
-use crate::catalog::{self, TableData};
+use crate::catalog::{self, ServerVersion, TableData};
 use crate::config::{ConnectionUri, Databases, SourceConfig, SubsetTable, Unreached};
 use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
@@ -382,14 +382,15 @@ async fn page_counts(
     options: &DumpOptions,
 ) -> Result<HashMap<usize, u32>, DumpError> {
     let mut out = HashMap::new();
-    let version: i32 = query_one(client, "server version", "SELECT pg_catalog.current_setting('server_version_num')")
-        .await?
-        .parse()
-        .unwrap_or(0);
-    if options.jobs < 2 || version < 140_000 {
+    let version = ServerVersion::of(client).await.map_err(|e| DumpError::query("reading the server version", &e))?;
+    if options.jobs < 2 || !version.at_least(14) {
         return Ok(out);
     }
-    for (index, table) in tables.iter().enumerate().filter(|(_, t)| t.estimated_bytes >= options.split_bytes) {
+    // Large objects are read by one query, in order: never split.
+    let splittable = |t: &TableData| {
+        t.estimated_bytes >= options.split_bytes && !catalog::large_objects::is_large_objects(&t.schema, &t.name)
+    };
+    for (index, table) in tables.iter().enumerate().filter(|(_, t)| splittable(t)) {
         let sql = format!(
             "SELECT (pg_catalog.pg_relation_size({}::pg_catalog.regclass) / pg_catalog.current_setting('block_size')::int8)::int8",
             pg::ident::quote_literal(&quote_qualified(&table.schema, &table.name))

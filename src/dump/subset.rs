@@ -163,7 +163,13 @@ pub async fn choose(
         }
     }
     info!(tables = reach.managed.len(), rounds, "subset chosen");
-    Ok(reach.managed.iter().map(|&t| (t, temp_name(t))).collect())
+    // Large objects are not rows a foreign key reaches: they are copied whole.
+    Ok(reach
+        .managed
+        .iter()
+        .filter(|&&t| !crate::catalog::large_objects::is_large_objects(&tables[t].schema, &tables[t].name))
+        .map(|&t| (t, temp_name(t)))
+        .collect())
 }
 
 /// Which end of a foreign key gains rows.

@@ -10,7 +10,7 @@ use super::error::RowError;
 use super::parts::Part;
 use super::DumpError;
 use crate::bridge::{Bridge, ObjectWriter};
-use crate::catalog::TableData;
+use crate::catalog::{large_objects, TableData};
 use crate::copy::rows::RowSplitter;
 use crate::copy::statement;
 use crate::format::{keys, DumpId, SegmentEntry};
@@ -45,7 +45,11 @@ pub async fn dump(
     let name = table.display_name();
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let filter = part.filter();
-    let sql = statement::copy_out(&table.schema, &table.name, &columns, table.format, filter.as_deref());
+    let sql = if large_objects::is_large_objects(&table.schema, &table.name) {
+        format!("COPY ({}) TO STDOUT (FORMAT binary)", large_objects::copy_out_query())
+    } else {
+        statement::copy_out(&table.schema, &table.name, &columns, table.format, filter.as_deref())
+    };
     let label = if part.of > 1 { format!("{name} [{}/{}]", part.number + 1, part.of) } else { name.clone() };
     let mut task = context.progress.table(&label, part.estimated_bytes.max(0) as u64);
 

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use super::{RestoreError, DUMP_ID_SETTING};
 use crate::catalog::model::{DatabaseInfo, DATABASE_NAME_PLACEHOLDER};
+use crate::catalog::ServerVersion;
 use crate::config::ConnectionUri;
 use crate::format::DumpId;
 use crate::pg::{self, error_message, ident::quote_ident, ident::quote_literal};
@@ -93,6 +94,14 @@ impl Maintenance {
         Err(last.expect("at least one candidate").into())
     }
 
+    /// The destination server's version.
+    ///
+    /// # Errors
+    /// A failing query.
+    pub async fn server_version(&self) -> Result<ServerVersion, RestoreError> {
+        ServerVersion::of(&self.client).await.map_err(|e| RestoreError::query("reading the destination's version", &e))
+    }
+
     /// Drops what interrupted restores of `target` left, then creates a
     /// fresh database with the source's encoding and locale.
     ///
@@ -108,12 +117,7 @@ impl Maintenance {
             quote_literal(&info.lc_collate),
             quote_literal(&info.lc_ctype)
         );
-        if info.locale_provider == "icu" {
-            sql.push_str(&format!(
-                " LOCALE_PROVIDER = icu ICU_LOCALE = {}",
-                quote_literal(info.icu_locale.as_deref().unwrap_or(""))
-            ));
-        }
+        sql.push_str(&locale_provider_clause(info));
         if let Err(e) = self.client.batch_execute(&sql).await {
             // A locale the destination lacks: keep the encoding, use the
             // server's default locale, and say so.
@@ -229,6 +233,25 @@ impl Maintenance {
     }
 }
 
+/// The `LOCALE_PROVIDER` part of `CREATE DATABASE` for a source database
+/// that does not use libc (ICU from 15, its rules from 16, builtin from 17).
+/// An older destination refuses it, and the database falls back to the
+/// server's default locale, with a warning.
+fn locale_provider_clause(info: &DatabaseInfo) -> String {
+    let literal = |value: &Option<String>| quote_literal(value.as_deref().unwrap_or(""));
+    match info.locale_provider.as_str() {
+        "icu" => {
+            let mut clause = format!(" LOCALE_PROVIDER = icu ICU_LOCALE = {}", literal(&info.icu_locale));
+            if info.icu_rules.is_some() {
+                clause.push_str(&format!(" ICU_RULES = {}", literal(&info.icu_rules)));
+            }
+            clause
+        }
+        "builtin" => format!(" LOCALE_PROVIDER = builtin BUILTIN_LOCALE = {}", literal(&info.builtin_locale)),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +266,19 @@ mod tests {
         assert!(!is_leftover("app", "app"));
         assert!(!is_leftover("app", "app_rb_new_zzzzzz"));
         assert!(!is_leftover("app", "application_rb_new_000000"));
+    }
+
+    #[test]
+    fn locale_providers_become_create_database_options() {
+        let mut info = DatabaseInfo::example();
+        assert_eq!(locale_provider_clause(&info), "");
+        info.locale_provider = "icu".into();
+        info.icu_locale = Some("en-US".into());
+        assert_eq!(locale_provider_clause(&info), " LOCALE_PROVIDER = icu ICU_LOCALE = 'en-US'");
+        info.icu_rules = Some("&a < g".into());
+        assert!(locale_provider_clause(&info).ends_with(" ICU_RULES = '&a < g'"));
+        info.locale_provider = "builtin".into();
+        info.builtin_locale = Some("C.UTF-8".into());
+        assert_eq!(locale_provider_clause(&info), " LOCALE_PROVIDER = builtin BUILTIN_LOCALE = 'C.UTF-8'");
     }
 }

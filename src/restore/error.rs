@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::bridge::BridgeError;
+use crate::catalog::ServerVersion;
 use crate::format::store::StoreError;
 use crate::pg::{error_message, ConnectError};
 
@@ -24,6 +25,8 @@ pub enum RestoreError {
     Worker(String),
     #[error("the restore was cancelled; the destination is unchanged")]
     Cancelled,
+    #[error("{what} needs PostgreSQL {major} or newer, the destination runs {destination}: restore into PostgreSQL {major} or newer; nothing was changed")]
+    TooOld { what: String, major: u32, destination: ServerVersion },
 }
 
 impl RestoreError {

@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, BufReader};
 
 use super::RestoreError;
 use crate::bridge::Bridge;
+use crate::catalog::large_objects;
 use crate::copy::statement;
 use crate::format::{SegmentEntry, TableEntry};
 use crate::pg::error_message;
@@ -32,12 +33,41 @@ pub async fn load_segment(
     let name = format!("{}.{}", table.schema, table.name);
     let fail = |message: String| RestoreError::Segment { table: name.clone(), key: segment.key.clone(), message };
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    if large_objects::is_large_objects(&table.schema, &table.name) {
+        // Chunks of large objects: into a temporary table, then written
+        // with lo_put, in one transaction.
+        client.batch_execute(large_objects::LOAD_BEFORE).await.map_err(|e| fail(error_message(&e)))?;
+        let sql = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", large_objects::LOAD_TARGET, columns.join(", "));
+        let loaded = copy_segment(client, bridge, &sql, &name, segment, progress).await;
+        let written = match loaded {
+            Ok(()) => client.batch_execute(large_objects::LOAD_AFTER).await.map_err(|e| fail(error_message(&e))),
+            Err(e) => Err(e),
+        };
+        if written.is_err() {
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        return written;
+    }
     let sql = statement::copy_in(&table.schema, &table.name, &columns, table.format);
-    let mut task = progress.table(&name, segment.raw_bytes);
+    copy_segment(client, bridge, &sql, &name, segment, progress).await
+}
+
+/// Streams one segment into `sql` (a `COPY … FROM STDIN`), checking its
+/// checksum and row count before the COPY ends.
+async fn copy_segment(
+    client: &tokio_postgres::Client,
+    bridge: &dyn Bridge,
+    sql: &str,
+    name: &str,
+    segment: &SegmentEntry,
+    progress: &Progress,
+) -> Result<(), RestoreError> {
+    let fail = |message: String| RestoreError::Segment { table: name.to_string(), key: segment.key.clone(), message };
+    let mut task = progress.table(name, segment.raw_bytes);
 
     let reader = bridge.open(&segment.key).await?;
     let mut decoder = ZstdDecoder::new(BufReader::with_capacity(CHUNK_BYTES, reader));
-    let sink = client.copy_in::<_, bytes::Bytes>(&sql).await.map_err(|e| fail(error_message(&e)))?;
+    let sink = client.copy_in::<_, bytes::Bytes>(sql).await.map_err(|e| fail(error_message(&e)))?;
     futures::pin_mut!(sink);
     let mut hasher = ChecksumHasher::new();
     let mut buffer = BytesMut::with_capacity(CHUNK_BYTES);

@@ -8,6 +8,7 @@
 //! target is untouched; a failed restore drops its new database, a killed
 //! one leaves it for the next restore to clean up.
 
+mod compatibility;
 mod database;
 mod error;
 mod estimate;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use tracing::info;
 
 use crate::bridge::Bridge;
-use crate::catalog::Phase;
+use crate::catalog::{DatabaseSchema, Phase};
 use crate::config::{ConnectionUri, DestinationConfig};
 use crate::format::store::{self, DumpRef};
 use crate::format::Manifest;
@@ -73,11 +74,25 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<Manifest, RestoreError> {
     let manifest = store::resolve(bridge.as_ref(), which).await?;
-    if let Some(key) = &manifest.globals_key {
-        globals::restore(destination, &store::read_globals(bridge.as_ref(), key).await?).await?;
-    }
+    let globals = match &manifest.globals_key {
+        Some(key) => Some(store::read_globals(bridge.as_ref(), key).await?),
+        None => None,
+    };
+    let mut schemas = Vec::with_capacity(manifest.databases.len());
     for entry in &manifest.databases {
-        let schema = Arc::new(store::read_schema(bridge.as_ref(), &entry.schema_key).await?);
+        schemas.push(Arc::new(store::read_schema(bridge.as_ref(), &entry.schema_key).await?));
+    }
+    if let Some(first) = manifest.databases.first() {
+        let probe =
+            database::Maintenance::connect(destination, &target_name(destination, options, &manifest, &first.name))
+                .await?;
+        let all: Vec<&DatabaseSchema> = schemas.iter().map(Arc::as_ref).collect();
+        compatibility::check(probe.server_version().await?, &all, globals.as_ref())?;
+    }
+    if let Some(globals) = &globals {
+        globals::restore(destination, globals).await?;
+    }
+    for (entry, schema) in manifest.databases.iter().zip(schemas) {
         let target = target_name(destination, options, &manifest, &entry.name);
         let maintenance = database::Maintenance::connect(destination, &target).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");

@@ -286,6 +286,7 @@ mod tests {
             sql: String::new(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             requires_roles: Vec::new(),
+            requires_major: None,
         }
     }
 

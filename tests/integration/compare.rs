@@ -1,8 +1,8 @@
 //! Is database B a faithful copy of database A? The project's own referee:
 //! the schema as `pg_dump --schema-only` prints it (normalized: comments,
 //! SET lines and ownership removed), every table's and populated
-//! materialized view's row count and content checksum computed in SQL, and
-//! every sequence's value. pg_dump is an independent witness here, never
+//! materialized view's row count and content checksum computed in SQL,
+//! every sequence's value, and the large objects' OIDs and bytes. pg_dump is an independent witness here, never
 //! part of replibyte.
 
 use std::process::Command;
@@ -84,7 +84,8 @@ fn schema(s: &Server, database: &str) -> String {
     String::from_utf8_lossy(&output.stdout).lines().filter(|l| !noise.is_match(l)).collect::<Vec<_>>().join("\n")
 }
 
-/// `(relation or sequence, "rows checksum" or value)`, sorted.
+/// `(relation or sequence, "rows checksum" or value)`, sorted. Rows are
+/// written `ROW(t.*)`: a bare `t` would name a column called `t`.
 async fn data(s: &Server, database: &str) -> Vec<(String, String)> {
     let client = s.connect(database).await;
     client.batch_execute(RENDER_SETTINGS).await.unwrap();
@@ -110,7 +111,7 @@ async fn data(s: &Server, database: &str) -> Vec<(String, String)> {
         let only = if kind == "r" { "ONLY" } else { "" };
         let sql = format!(
             "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(h, '' ORDER BY h COLLATE \"C\")), '-') \
-             FROM (SELECT md5(t::text) AS h FROM {only} {}.{} t) s",
+             FROM (SELECT md5(ROW(t.*)::text) AS h FROM {only} {}.{} t) s",
             quote(&schema),
             quote(&table)
         );
@@ -122,6 +123,15 @@ async fn data(s: &Server, database: &str) -> Vec<(String, String)> {
         .await
         .unwrap();
     out.extend(sequences.iter().map(|r| (format!("sequence {}", r.get::<_, String>(0)), r.get(1))));
+    let large_objects = client
+        .query_one(
+            "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(m.oid::text || ':' || md5(pg_catalog.lo_get(m.oid)), ',' ORDER BY m.oid)), '-') \
+             FROM pg_catalog.pg_largeobject_metadata m",
+            &[],
+        )
+        .await
+        .unwrap();
+    out.push(("large objects".to_string(), large_objects.get(0)));
     out
 }
 

@@ -36,6 +36,20 @@ pub fn server() -> Server {
     }
 }
 
+/// The test server of PostgreSQL `major` (13 to 18), from
+/// `REPLIBYTE_MAJOR_PORTS` (`13=54313 14=54314 …`, set by scripts/test.sh).
+pub fn major_server(major: u32) -> Server {
+    let ports = std::env::var("REPLIBYTE_MAJOR_PORTS")
+        .unwrap_or_else(|_| panic!("REPLIBYTE_MAJOR_PORTS is not set: run the tests through scripts/test.sh"));
+    let port = ports
+        .split_whitespace()
+        .filter_map(|entry| entry.split_once('='))
+        .find(|(m, _)| m.parse() == Ok(major))
+        .unwrap_or_else(|| panic!("no PostgreSQL {major} server in REPLIBYTE_MAJOR_PORTS ({ports})"))
+        .1;
+    Server { port: port.parse().expect("a port number"), ..server() }
+}
+
 /// The second test server (`REPLIBYTE_SECOND_PGPORT`), for copies from one
 /// server to another.
 pub fn second_server() -> Server {
@@ -67,14 +81,57 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Creates an empty database.
 pub async fn create_database(name: &str) {
-    let admin = server().connect("postgres").await;
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0")).await.unwrap();
+    server().create_database(name).await;
 }
 
 pub async fn drop_database(name: &str) {
-    let admin = server().connect("postgres").await;
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+    server().drop_database(name).await;
+}
+
+impl Server {
+    /// Creates an empty database (dropping one of that name first).
+    pub async fn create_database(&self, name: &str) {
+        let admin = self.connect("postgres").await;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0")).await.unwrap();
+    }
+
+    pub async fn drop_database(&self, name: &str) {
+        let admin = self.connect("postgres").await;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+    }
+
+    /// Runs psql on `database` with `args` (a script file, `-c` …),
+    /// stopping at the first error; returns its output.
+    pub fn psql(&self, database: &str, args: &[&std::ffi::OsStr]) -> Output {
+        let output = Command::new(pg_tool("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                &self.host,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.user,
+                "-d",
+                database,
+            ])
+            .args(args)
+            .env("PGPASSWORD", &self.password)
+            .output()
+            .expect("psql runs (the test suite uses it to load fixtures)");
+        assert!(output.status.success(), "psql {args:?} on {database}: {}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    /// Creates a database and loads a fixture script into it.
+    pub async fn load_fixture(&self, database: &str, fixture_name: &str) {
+        self.create_database(database).await;
+        self.psql(database, &[std::ffi::OsStr::new("-f"), fixture(fixture_name).as_os_str()]);
+    }
 }
 
 /// The project's fixtures folder.
@@ -86,34 +143,13 @@ pub fn fixture(name: &str) -> PathBuf {
 /// test-side tool only; fixtures use psql's statement-by-statement
 /// execution, e.g. to use an enum value added earlier in the script).
 pub async fn load_fixture(database: &str, fixture_name: &str) {
-    create_database(database).await;
-    let s = server();
-    let output = Command::new(pg_tool("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            &s.host,
-            "-p",
-            &s.port.to_string(),
-            "-U",
-            &s.user,
-            "-d",
-            database,
-            "-f",
-        ])
-        .arg(fixture(fixture_name))
-        .env("PGPASSWORD", &s.password)
-        .output()
-        .expect("psql runs (the test suite uses it to load fixtures)");
-    assert!(output.status.success(), "loading {fixture_name}: {}", String::from_utf8_lossy(&output.stderr));
+    server().load_fixture(database, fixture_name).await;
 }
 
-/// A PostgreSQL client program from the server's installation.
+/// A PostgreSQL client program: the referee's (pg_dump and psql 18, which
+/// read every supported major), else the test server's installation.
 pub fn pg_tool(name: &str) -> String {
-    match std::env::var("REPLIBYTE_PG_BINDIR") {
+    match std::env::var("REPLIBYTE_REFEREE_BINDIR").or_else(|_| std::env::var("REPLIBYTE_PG_BINDIR")) {
         Ok(dir) => format!("{dir}/{name}"),
         Err(_) => name.to_string(),
     }
@@ -135,12 +171,16 @@ impl Workspace {
 
     /// Writes a config with a local bridge in this workspace.
     pub fn config(&self, source: &str, destination: &str, extra: &str) -> PathBuf {
-        let s = server();
+        self.config_between(&server(), source, &server(), destination, extra)
+    }
+
+    /// A config copying between databases of two servers.
+    pub fn config_between(&self, from: &Server, source: &str, to: &Server, destination: &str, extra: &str) -> PathBuf {
         let text = format!(
             "source:\n  connection_uri: {}\n{extra}bridge:\n  type: local\n  path: {}\ndestination:\n  connection_uri: {}\n",
-            s.uri(source),
+            from.uri(source),
             self.bridge_path().display(),
-            s.uri(destination),
+            to.uri(destination),
         );
         self.write("replibyte.yaml", &text)
     }

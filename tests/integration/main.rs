@@ -4,6 +4,7 @@
 mod agent;
 mod compare;
 mod failures;
+mod faithful;
 mod harness;
 mod roundtrip;
 mod s3;
@@ -11,3 +12,4 @@ mod scope;
 mod security;
 mod subset;
 mod transform;
+mod versions;

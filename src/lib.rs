@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! source ─► catalog ─► copy (COPY OUT, binary) ─► transform ─► segment (+zstd) ─► bridge
-//! bridge ─► restore (unzstd, COPY IN) ─► destination
+//! source ─► changes (logical slot, pgoutput) ─► transform ─► segment (+zstd) ─► bridge
+//! bridge ─► restore (unzstd, COPY IN; changes applied in place) ─► destination
 //! ```
 //!
 //! [`dump`] and [`restore`] drive the stages; [`format`] is the layout of a
@@ -15,6 +16,7 @@
 pub mod agent;
 pub mod bridge;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod copy;

@@ -56,6 +56,8 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
     // 18: temporal keys (`WITHOUT OVERLAPS`, `PERIOD`) and NOT ENFORCED.
     let (period, enforced) =
         if version.at_least(18) { ("con.conperiod", "con.conenforced") } else { ("false", "true") };
+    // 15: `ON DELETE SET NULL (columns)`.
+    let set_columns = if version.at_least(15) { "con.confdelsetcols IS NOT NULL" } else { "false" };
     let sql = format!(
         "SELECT con.oid, con.conname, con.contype, n.nspname, c.relname, c.relkind, pg_catalog.pg_get_constraintdef(con.oid), \
                 con.conparentid, con.conindid, ic.relname, {parent}, \
@@ -64,7 +66,7 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                 CASE WHEN con.contype = 'f' THEN coalesce((SELECT pg_catalog.array_agg(t.relid::pg_catalog.oid) \
                      FROM pg_catalog.pg_partition_tree(con.conindid) t WHERE t.relid <> con.conindid::pg_catalog.regclass), '{{}}') \
                      ELSE '{{}}' END, \
-                {period}, {enforced}, {nulls_not_distinct}, \
+                {period}, {enforced}, {nulls_not_distinct} OR {set_columns}, \
                 (SELECT pc.conname::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid), \
                 (SELECT pc.conrelid::pg_catalog.regclass::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid) \
          FROM pg_catalog.pg_constraint con \

@@ -33,11 +33,17 @@ async fn schemas(client: &Client, graph: &mut Graph) -> Result<(), CatalogError>
                 // source's comment and grants are applied (see acl.rs); a
                 // change of owner goes to the restoring role, as for every
                 // object.
-                let mut sql = "COMMENT ON SCHEMA public IS NULL;\nREVOKE ALL ON SCHEMA public FROM PUBLIC;".to_string();
-                if owner != "pg_database_owner" {
-                    sql.push_str("\nALTER SCHEMA public OWNER TO CURRENT_USER;");
-                }
-                sql
+                // Only its owner may (before 15 the bootstrap superuser): a
+                // restoring role that is not leaves it as it is, with a warning.
+                let change_owner =
+                    if owner == "pg_database_owner" { "" } else { " ALTER SCHEMA public OWNER TO CURRENT_USER;" };
+                format!(
+                    "DO $rb$ BEGIN \
+                     IF pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public'), 'USAGE') THEN \
+                     COMMENT ON SCHEMA public IS NULL; REVOKE ALL ON SCHEMA public FROM PUBLIC;{change_owner} \
+                     ELSE RAISE WARNING 'schema public belongs to another role: its comment, privileges and owner are left as they are'; \
+                     END IF; END $rb$;"
+                )
             }
             // A `public` dropped and created again in the source: no
             // built-in comment or privileges, so none on the destination.

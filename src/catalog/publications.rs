@@ -10,11 +10,13 @@ use super::CatalogError;
 use crate::pg::ident::quote_ident;
 
 pub async fn read(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
-    // 18 can publish stored generated columns.
+    // 18 can publish stored generated columns. Publications named
+    // `replibyte_…` are incremental dumps' bookkeeping, not the source's.
     let generated = if version.at_least(18) { "p.pubgencols = 's'" } else { "false" };
     let sql = format!(
         "SELECT p.oid, p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, {generated} \
-         FROM pg_catalog.pg_publication p"
+         FROM pg_catalog.pg_publication p WHERE p.pubname NOT LIKE '{}%'",
+        crate::changes::slot::PREFIX.replace('_', "\\_")
     );
     for row in rows(client, "publications", &sql).await? {
         let name = quote_ident(row.get(1));

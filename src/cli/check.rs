@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use indicatif::HumanBytes;
 
 use crate::catalog::{self, DatabaseSchema};
+use crate::changes::slot;
 use crate::config::Config;
 use crate::dump::{self, DumpOptions};
 use crate::pg::{self, ident::quote_literal, ident::quote_qualified};
@@ -27,7 +28,38 @@ pub async fn check(config: &Config) -> Result<()> {
         let (mut schema, _) = catalog::read(&client).await?;
         options.scope.apply(&mut schema).map_err(|e| anyhow::anyhow!("{}: source.{e}", config.path.display()))?;
         print_estimates(&client, &schema, !options.subset.is_empty()).await?;
+        if options.incremental.enabled {
+            check_incremental(&options, &client, &schema).await?;
+        }
         check_transformers(config, &options, &client, &schema).await?;
+    }
+    Ok(())
+}
+
+/// The slot of an incremental chain, the WAL it holds back, and what the
+/// source lacks before a first base.
+async fn check_incremental(
+    options: &DumpOptions,
+    client: &tokio_postgres::Client,
+    schema: &DatabaseSchema,
+) -> Result<()> {
+    let name = options.incremental.slot.clone().unwrap_or_else(|| slot::default_name(&schema.database.name));
+    let version = catalog::ServerVersion::of(client).await?;
+    match slot::state(client, &name).await? {
+        Some(state) => println!(
+            "  incremental: slot {name} at {}, holding back {} of WAL (limit {})",
+            state.confirmed_flush.map(|l| l.to_string()).unwrap_or_default(),
+            HumanBytes(state.retained_bytes.max(0) as u64),
+            HumanBytes(options.max_retained_wal)
+        ),
+        None => println!("  incremental: no slot {name} yet (the next dump is a base and creates it)"),
+    }
+    let missing = slot::missing(client, version, &schema.tables).await?;
+    for line in &missing {
+        println!("  incremental: {line}");
+    }
+    if !missing.is_empty() {
+        bail!("the source is not ready for incremental dumps: {} problem(s), listed on stdout", missing.len());
     }
     Ok(())
 }

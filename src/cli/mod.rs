@@ -67,6 +67,10 @@ pub enum Command {
         /// Parallel connections (default: the number of CPU cores).
         #[arg(short, long)]
         jobs: Option<usize>,
+        /// For an incremental dump: restore its whole chain into a fresh
+        /// database even when the destination holds an earlier dump of it.
+        #[arg(long)]
+        full: bool,
     },
     /// Run as an agent: dump on `source.cron`, restore on
     /// `destination.cron`, answer on the control port (the default command).
@@ -111,8 +115,13 @@ pub enum DumpAction {
         #[arg(short, long)]
         jobs: Option<usize>,
     },
+    /// Drop the replication slot (and publication) of incremental dumps on
+    /// the source, e.g. once `source.incremental` is turned off: an idle
+    /// slot keeps the source's WAL forever.
+    DropSlot,
     /// Delete old dumps (and leftovers of failed ones). A dump is kept when
-    /// any rule keeps it; the newest complete dump is always kept.
+    /// any rule keeps it; the newest complete dump is always kept, and so
+    /// is every dump a kept incremental dump applies to.
     Prune {
         /// Keep this many newest complete dumps.
         #[arg(long)]
@@ -155,13 +164,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Dump { action: Some(DumpAction::Verify { id, jobs }), .. }) => {
             verify::verify(&config, &id, jobs).await
         }
+        Some(Command::Dump { action: Some(DumpAction::DropSlot), .. }) => dumps::drop_slot(&config).await,
         Some(Command::Dump { action: Some(DumpAction::Prune { keep_last, keep_days }), .. }) => {
             dumps::prune(&config, &RetentionPolicy { keep_last, keep_days }).await
         }
-        Some(Command::Restore { dump, jobs }) => {
+        Some(Command::Restore { dump, jobs, full }) => {
             let destination = config.destination()?;
             let bridge = open_bridge(&config).await?;
-            let options = RestoreOptions::from_config(destination, jobs);
+            let options = RestoreOptions { full, ..RestoreOptions::from_config(destination, jobs) };
             let progress = Progress::new("restored");
             let cancel = shutdown_on_signal();
             let manifest =

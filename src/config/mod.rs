@@ -7,6 +7,7 @@
 mod bridge;
 mod destination;
 pub mod env;
+pub mod incremental;
 mod one_or_list;
 mod source;
 mod subset;
@@ -21,6 +22,7 @@ use thiserror::Error;
 pub use bridge::{BridgeConfig, EncryptionConfig};
 pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
+pub use incremental::Incremental;
 pub use source::{Databases, SourceConfig};
 pub use subset::{SubsetTable, Unreached};
 pub use transformers::{line_of, ColumnTransformer, PathStep, TableTransformers};

@@ -48,6 +48,12 @@ pub struct SourceConfig {
     /// Tables no subset reaches: `whole` (default) or `empty`.
     #[serde(default)]
     pub subset_unreached: super::Unreached,
+    /// Dumps after the first carry only the changes since the previous one.
+    #[serde(default)]
+    pub incremental: super::Incremental,
+    /// WAL a replication slot may hold back before a run drops it and takes
+    /// a new base (default 10GB).
+    pub max_retained_wal: Option<String>,
 }
 
 /// `source.databases`.

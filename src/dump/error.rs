@@ -31,6 +31,10 @@ pub enum DumpError {
     Worker(String),
     #[error("the dump was cancelled; it is not listed as complete")]
     Cancelled,
+    #[error("source.incremental: {message}")]
+    Incremental { message: String },
+    #[error("source.incremental: {0}")]
+    Slot(#[from] crate::changes::slot::SlotError),
 }
 
 impl DumpError {

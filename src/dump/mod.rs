@@ -7,10 +7,13 @@
 //! written only when every segment is stored: a dump that fails or is
 //! killed never becomes restorable.
 
+mod chain;
+mod delta;
 mod error;
 mod parts;
 mod subset;
 mod table;
+mod upload;
 
 pub use error::DumpError;
 
@@ -27,7 +30,7 @@ use tracing::{info, warn};
 use crate::bridge::Bridge;
 use crate::catalog::scope::Scope;
 use crate::catalog::{self, ServerVersion, TableData};
-use crate::config::{ConnectionUri, Databases, SourceConfig, SubsetTable, Unreached};
+use crate::config::{incremental, ConnectionUri, Databases, Incremental, SourceConfig, SubsetTable, Unreached};
 use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
 use crate::progress::Progress;
@@ -53,6 +56,10 @@ pub struct DumpOptions {
     /// Which rows, when only some.
     pub subset: Vec<SubsetTable>,
     pub subset_unreached: Unreached,
+    /// Dumps after a base carry only the changes since the previous one.
+    pub incremental: Incremental,
+    /// WAL the slot may hold back before a run drops it (bytes).
+    pub max_retained_wal: u64,
 }
 
 impl DumpOptions {
@@ -76,6 +83,18 @@ impl DumpOptions {
         for entry in &source.subset {
             entry.validate().map_err(|e| format!("{}: source.{e}", config_path.display()))?;
         }
+        let max_retained_wal = match &source.max_retained_wal {
+            Some(text) => {
+                incremental::parse_size(text).map_err(|e| format!("{}: source.{e}", config_path.display()))?
+            }
+            None => incremental::MAX_RETAINED_WAL,
+        };
+        if source.incremental.enabled && (!source.subset.is_empty() || source.databases != Databases::FromUri) {
+            return Err(format!(
+                "{}: source.incremental works on one database without a subset: leave out source.databases and source.subset, or incremental",
+                config_path.display()
+            ));
+        }
         Ok(DumpOptions {
             jobs: crate::jobs_or_default(jobs.or(source.jobs)),
             segment,
@@ -86,6 +105,8 @@ impl DumpOptions {
             scope,
             subset: source.subset.clone(),
             subset_unreached: source.subset_unreached,
+            incremental: source.incremental.clone(),
+            max_retained_wal,
         })
     }
 }
@@ -129,16 +150,19 @@ async fn dump(
     options: &DumpOptions,
     progress: &Progress,
 ) -> Result<Manifest, DumpError> {
+    if options.incremental.enabled {
+        return chain::dump(source, id, bridge, options, progress).await;
+    }
     let names = database_names(source, &options.databases).await?;
     let mut databases = Vec::new();
     let mut schema_bytes = 0;
     let mut server_version = String::new();
     for name in &names {
         let uri = name.as_ref().map_or_else(|| source.clone(), |n| source.with_database(n));
-        let (entry, bytes, version) = dump_database(&uri, id, bridge.clone(), options, progress).await?;
-        databases.push(entry);
-        schema_bytes += bytes;
-        server_version = version;
+        let dumped = dump_database(&uri, id, bridge.clone(), options, None, progress).await?;
+        databases.push(dumped.entry);
+        schema_bytes += dumped.schema_bytes;
+        server_version = dumped.server_version;
     }
     let globals_key = if options.globals {
         let client = pg::connect(source, "replibyte dump").await?;
@@ -151,8 +175,20 @@ async fn dump(
         None
     };
 
-    let totals = Manifest::compute_totals(&databases, schema_bytes);
-    let manifest = Manifest {
+    let mut manifest = new_manifest(id, options, server_version, databases, schema_bytes);
+    manifest.globals_key = globals_key;
+    commit(bridge.as_ref(), manifest).await
+}
+
+/// The manifest of a full dump of `databases`.
+fn new_manifest(
+    id: &DumpId,
+    options: &DumpOptions,
+    server_version: String,
+    databases: Vec<DatabaseEntry>,
+    schema_bytes: u64,
+) -> Manifest {
+    Manifest {
         format: format::FORMAT_NAME.to_string(),
         format_version: format::FORMAT_VERSION,
         id: id.clone(),
@@ -161,12 +197,20 @@ async fn dump(
         replibyte_version: env!("CARGO_PKG_VERSION").to_string(),
         source_server_version: server_version,
         transformers_fingerprint: options.rules.fingerprint(),
-        globals_key,
+        globals_key: None,
+        totals: Manifest::compute_totals(&databases, schema_bytes),
         databases,
-        totals,
-    };
-    store::commit(bridge.as_ref(), &manifest).await?;
-    info!(dump = %id, tables = manifest.totals.tables, rows = manifest.totals.rows, stored_bytes = manifest.totals.stored_bytes, "dump complete");
+        kind: format::DumpKind::Full,
+        parent: None,
+        replication: None,
+    }
+}
+
+/// Stores the manifest: from now on the dump exists.
+async fn commit(bridge: &dyn Bridge, manifest: Manifest) -> Result<Manifest, DumpError> {
+    store::commit(bridge, &manifest).await?;
+    let totals = &manifest.totals;
+    info!(dump = %manifest.id, kind = manifest.kind.label(), tables = totals.tables, rows = totals.rows, stored_bytes = totals.stored_bytes, "dump complete");
     Ok(manifest)
 }
 
@@ -188,35 +232,42 @@ pub async fn database_names(source: &ConnectionUri, databases: &Databases) -> Re
     }
 }
 
-/// Dumps one database in its own snapshot; returns its manifest entry, the
-/// size of its schema file and the server's version.
+/// A database dumped in full.
+struct DatabaseDump {
+    entry: DatabaseEntry,
+    schema_bytes: u64,
+    server_version: String,
+    /// For the base of an incremental chain: where its slot starts.
+    replication: Option<format::Replication>,
+}
+
+/// Dumps one database in its own snapshot. With `base_slot`, the dump is
+/// the base of an incremental chain: the slot is created (again) just
+/// before the snapshot is taken.
 async fn dump_database(
     source: &ConnectionUri,
     id: &DumpId,
     bridge: Arc<dyn Bridge>,
     options: &DumpOptions,
+    base_slot: Option<&str>,
     progress: &Progress,
-) -> Result<(DatabaseEntry, u64, String), DumpError> {
+) -> Result<DatabaseDump, DumpError> {
     let coordinator = pg::connect(source, "replibyte dump").await?;
     info!(dump = %id, source = %source.server(), database = source.database().unwrap_or_default(), "dump started");
+    let slot_start = match base_slot {
+        Some(slot) => Some(chain::prepare_base(&coordinator, slot, options).await?),
+        None => None,
+    };
     // Choosing a subset needs temporary tables, hence a writable session.
     let snapshot = begin_snapshot(&coordinator, options.subset.is_empty()).await?;
     lock_tables(&coordinator).await?;
     let server_version =
         query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
-    let (mut schema, warnings) = catalog::read(&coordinator).await?;
-    for warning in &warnings {
-        warn!("{warning}");
-    }
-    if !options.scope.is_everything() {
-        let applied = options.scope.apply(&mut schema).map_err(|message| DumpError::Scope { message })?;
-        info!(
-            database = %schema.database.name,
-            objects_left_out = applied.objects_left_out,
-            tables_without_rows = applied.tables_without_data,
-            "scope applied"
-        );
-    }
+    let schema = read_schema(&coordinator, options).await?;
+    let replication = match (base_slot, slot_start) {
+        (Some(slot), Some(prepared)) => Some(chain::base_replication(&coordinator, slot, id, prepared, &schema).await?),
+        _ => None,
+    };
     let plans = options.rules.plan(&coordinator, &schema.tables).await?;
     if !plans.is_empty() {
         info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
@@ -245,7 +296,30 @@ async fn dump_database(
     .await?;
     // The snapshot must outlive every worker's import; end it only now.
     coordinator.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
-    Ok((DatabaseEntry { name: database, schema_key, tables }, schema_bytes, server_version))
+    Ok(DatabaseDump {
+        entry: DatabaseEntry { name: database, schema_key, tables, changes: None },
+        schema_bytes,
+        server_version,
+        replication,
+    })
+}
+
+/// The database's schema, narrowed to the scope; warnings logged.
+async fn read_schema(client: &Client, options: &DumpOptions) -> Result<catalog::DatabaseSchema, DumpError> {
+    let (mut schema, warnings) = catalog::read(client).await?;
+    for warning in &warnings {
+        warn!("{warning}");
+    }
+    if !options.scope.is_everything() {
+        let applied = options.scope.apply(&mut schema).map_err(|message| DumpError::Scope { message })?;
+        info!(
+            database = %schema.database.name,
+            objects_left_out = applied.objects_left_out,
+            tables_without_rows = applied.tables_without_data,
+            "scope applied"
+        );
+    }
+    Ok(schema)
 }
 
 /// Opens the dump's transaction and exports its snapshot.

@@ -8,14 +8,15 @@ use tokio_postgres::Client;
 
 use super::error::RowError;
 use super::parts::Part;
+use super::upload::Upload;
 use super::DumpError;
-use crate::bridge::{Bridge, ObjectWriter};
+use crate::bridge::Bridge;
 use crate::catalog::{large_objects, TableData};
 use crate::copy::rows::RowSplitter;
 use crate::copy::statement;
 use crate::format::{keys, DumpId, SegmentEntry};
 use crate::progress::Progress;
-use crate::segment::{Event, SegmentOptions, Segmenter};
+use crate::segment::{SegmentOptions, Segmenter};
 use crate::transform::{Plans, TablePlan};
 
 /// What every table of a dump shares.
@@ -57,7 +58,9 @@ pub async fn dump(
     futures::pin_mut!(stream);
     let mut splitter = RowSplitter::new(table.format, columns.len());
     let mut segmenter = Segmenter::new(table.format, context.segment);
-    let mut upload = Upload { context, table, part: part.number, writer: None, segments: Vec::new() };
+    let (database, number) = (context.database.as_str(), part.number);
+    let key = |n: usize| keys::segment(&context.id, database, &table.schema, &table.name, number, n);
+    let mut upload = Upload::new(context.bridge.as_ref(), key);
     let plan = context.plans.get(table);
     let mut rewriter = plan.as_deref().map(TablePlan::rewriter);
 
@@ -79,57 +82,10 @@ pub async fn dump(
     }
     .await;
     if let Err(e) = result {
-        if let Some((_, writer)) = upload.writer.take() {
-            writer.abort().await;
-        }
+        upload.abort().await;
         return Err(e);
     }
-    task.finish(upload.segments.iter().map(|s| s.rows).sum());
-    Ok(upload.segments)
-}
-
-/// Moves a part's segment events into bridge objects.
-struct Upload<'a> {
-    context: &'a Context,
-    table: &'a TableData,
-    part: usize,
-    writer: Option<(String, Box<dyn ObjectWriter>)>,
-    segments: Vec<SegmentEntry>,
-}
-
-impl Upload<'_> {
-    async fn handle(&mut self, segmenter: &mut Segmenter) -> Result<(), DumpError> {
-        for event in segmenter.drain() {
-            match event {
-                Event::Data(bytes) => {
-                    if self.writer.is_none() {
-                        let key = keys::segment(
-                            &self.context.id,
-                            &self.context.database,
-                            &self.table.schema,
-                            &self.table.name,
-                            self.part,
-                            self.segments.len(),
-                        );
-                        let writer = self.context.bridge.create(&key).await?;
-                        self.writer = Some((key, writer));
-                    }
-                    let (_, writer) = self.writer.as_mut().expect("opened above");
-                    writer.write(bytes).await?;
-                }
-                Event::End(stats) => {
-                    let (key, writer) = self.writer.take().expect("a segment ends after its data");
-                    let stored_bytes = writer.finish().await?;
-                    self.segments.push(SegmentEntry {
-                        key,
-                        rows: stats.rows,
-                        raw_bytes: stats.raw_bytes,
-                        stored_bytes,
-                        checksum: stats.checksum,
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
+    let segments = upload.into_segments();
+    task.finish(segments.iter().map(|s| s.rows).sum());
+    Ok(segments)
 }

@@ -25,6 +25,16 @@ pub struct DumpSummary {
     pub tables: u64,
     pub rows: u64,
     pub databases: Vec<String>,
+    /// `full`, or `incremental` (the changes since `parent`).
+    #[serde(default = "full")]
+    pub kind: String,
+    /// The dump an incremental dump applies to (null for a full one).
+    #[serde(default)]
+    pub parent: Option<DumpId>,
+}
+
+fn full() -> String {
+    super::DumpKind::Full.label().to_string()
 }
 
 pub const COMPLETE: &str = "complete";
@@ -40,6 +50,8 @@ impl DumpSummary {
             tables: manifest.totals.tables,
             rows: manifest.totals.rows,
             databases: manifest.databases.iter().map(|d| d.name.clone()).collect(),
+            kind: manifest.kind.label().to_string(),
+            parent: manifest.parent.clone(),
         }
     }
 
@@ -53,6 +65,8 @@ impl DumpSummary {
             tables: 0,
             rows: 0,
             databases: Vec::new(),
+            kind: full(),
+            parent: None,
         }
     }
 

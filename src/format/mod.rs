@@ -19,7 +19,10 @@ pub mod verify;
 
 pub use id::DumpId;
 pub use index::{DumpSummary, Index};
-pub use manifest::{DatabaseEntry, Manifest, SegmentEntry, TableEntry, Totals};
+pub use manifest::{
+    ChangeSet, ChangeTable, DatabaseEntry, DumpKind, Manifest, Replication, SegmentEntry, SequenceValue, TableEntry,
+    Totals,
+};
 
 /// The version of the dump format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -47,6 +50,11 @@ pub mod keys {
 
     pub fn schema(id: &DumpId, database: &str) -> String {
         format!("{id}/{}/schema.json", component(database))
+    }
+
+    /// Key of segment `n` of an incremental dump's changes.
+    pub fn changes(id: &DumpId, database: &str, n: usize) -> String {
+        format!("{id}/{}/changes/{n:06}.bin.zst", component(database))
     }
 
     /// Key of segment `n` of part `part` of a table, both counting from 0.

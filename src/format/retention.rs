@@ -44,7 +44,24 @@ pub fn select(dumps: &[DumpSummary], policy: &RetentionPolicy, now: DateTime<Utc
             out.push(dump.id.clone());
         }
     }
-    out
+    // Chains stay whole: what a kept dump applies to is kept too.
+    loop {
+        let needed: Vec<DumpId> = dumps
+            .iter()
+            .filter(|d| d.is_complete() && !out.contains(&d.id))
+            .filter_map(|d| d.parent.clone())
+            .filter(|parent| out.contains(parent))
+            .collect();
+        if needed.is_empty() {
+            return out;
+        }
+        out.retain(|id| !needed.contains(id));
+    }
+}
+
+/// The complete dumps that apply to `id` (its children in a chain).
+pub fn dependents<'a>(dumps: &'a [DumpSummary], id: &DumpId) -> Vec<&'a DumpId> {
+    dumps.iter().filter(|d| d.is_complete() && d.parent.as_ref() == Some(id)).map(|d| &d.id).collect()
 }
 
 /// Deletes what the policy selects; returns the deleted ids.
@@ -104,5 +121,20 @@ mod tests {
         assert_eq!(both, vec![dumps[2].id.clone()]);
         let none_young = select(&dumps, &RetentionPolicy { keep_last: None, keep_days: Some(0) }, now);
         assert_eq!(none_young, vec![dumps[1].id.clone(), dumps[2].id.clone()]);
+    }
+
+    #[test]
+    fn a_kept_delta_keeps_its_whole_chain() {
+        // Day 5: an older full dump; day 10: a base; 20 and 24: its deltas.
+        let mut dumps = vec![dump(5, true), dump(10, true), dump(20, true), dump(24, true)];
+        for (child, parent) in [(2, 1), (3, 2)] {
+            dumps[child].kind = "incremental".into();
+            dumps[child].parent = Some(dumps[parent].id.clone());
+        }
+        let dumps = newest_first(dumps);
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let doomed = select(&dumps, &RetentionPolicy { keep_last: Some(1), keep_days: None }, now);
+        assert_eq!(doomed, vec![dumps[3].id.clone()], "only the dump outside the chain goes");
+        assert_eq!(dependents(&dumps, &dumps[2].id), vec![&dumps[1].id]);
     }
 }

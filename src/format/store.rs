@@ -24,6 +24,8 @@ pub enum StoreError {
     UnknownDump { store: String, id: String },
     #[error("{store} holds no complete dump yet (run `replibyte dump` first)")]
     NoDumps { store: String },
+    #[error("{store}: dump {id} applies to dump {parent}, which is not in the bridge: restore an older full dump, or take a new base (`replibyte dump`)")]
+    BrokenChain { store: String, id: String, parent: String },
 }
 
 /// Which dump a command names.
@@ -207,6 +209,26 @@ pub async fn resolve(bridge: &dyn Bridge, which: &DumpRef) -> Result<Manifest, S
     read_manifest(bridge, &id)
         .await?
         .ok_or_else(|| StoreError::UnknownDump { store: bridge.describe(), id: id.to_string() })
+}
+
+/// The chain `manifest` ends: its base (a full dump) first, then every
+/// incremental dump up to `manifest`. A full dump is a chain of one.
+///
+/// # Errors
+/// A missing parent, or a failing bridge.
+pub async fn chain(bridge: &dyn Bridge, manifest: &Manifest) -> Result<Vec<Manifest>, StoreError> {
+    let mut chain = vec![manifest.clone()];
+    while let Some(parent) = chain.last().and_then(|m| m.parent.clone()) {
+        let child = chain.last().map(|m| m.id.to_string()).unwrap_or_default();
+        let found = read_manifest(bridge, &parent).await?.ok_or_else(|| StoreError::BrokenChain {
+            store: bridge.describe(),
+            id: child,
+            parent: parent.to_string(),
+        })?;
+        chain.push(found);
+    }
+    chain.reverse();
+    Ok(chain)
 }
 
 /// Deletes a dump: the manifest first (so it stops being restorable at

@@ -54,7 +54,8 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-/// Reads the dump `id` whole, `jobs` segments at a time.
+/// Reads the dump `id` whole, `jobs` segments at a time; for an
+/// incremental dump, its whole chain (every dump a restore of it reads).
 ///
 /// # Errors
 /// Only when there is nothing to check: no such complete dump, a manifest
@@ -69,6 +70,58 @@ pub async fn verify(
     let manifest = store::read_manifest(bridge.as_ref(), id)
         .await?
         .ok_or_else(|| StoreError::UnknownDump { store: bridge.describe(), id: id.to_string() })?;
+    let chain = match store::chain(bridge.as_ref(), &manifest).await {
+        Ok(chain) => chain,
+        Err(e @ StoreError::BrokenChain { .. }) => {
+            return Ok(Report {
+                manifest,
+                segments: 0,
+                rows: 0,
+                raw_bytes: 0,
+                problems: vec![problem("chain", &e.to_string())],
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let mut report = Report { manifest, segments: 0, rows: 0, raw_bytes: 0, problems: Vec::new() };
+    for link in &chain {
+        let one = verify_one(bridge.clone(), link, jobs, progress).await?;
+        report.segments += one.segments;
+        report.rows += one.rows;
+        report.raw_bytes += one.raw_bytes;
+        report.problems.extend(one.problems);
+    }
+    Ok(report)
+}
+
+/// The change records of an incremental dump, checked like a table's rows.
+fn changes_as_table(changes: &super::ChangeSet) -> TableEntry {
+    let column = |name: &str| crate::catalog::ColumnInfo {
+        name: name.into(),
+        type_name: "bytea".into(),
+        type_oid: 17,
+        not_null: false,
+        unique: false,
+    };
+    TableEntry {
+        schema: String::new(),
+        name: "changes".into(),
+        columns: ["op", "table", "old", "new"].into_iter().map(column).collect(),
+        format: CopyFormat::Binary,
+        rows: changes.count,
+        segments: changes.segments.clone(),
+    }
+}
+
+/// One dump of a chain.
+async fn verify_one(
+    bridge: Arc<dyn Bridge>,
+    manifest: &Manifest,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<Report, StoreError> {
+    let id = &manifest.id;
+    let manifest = manifest.clone();
     let stored: HashMap<String, u64> =
         bridge.list(&keys::dump_dir(id)).await?.into_iter().map(|ObjectInfo { key, size }| (key, size)).collect();
     let mut problems = check_manifest(&manifest);
@@ -76,8 +129,10 @@ pub async fn verify(
         problems.extend(check_schema(bridge.as_ref(), &database.schema_key, &database.tables).await);
     }
 
+    let changes: Vec<TableEntry> =
+        manifest.databases.iter().filter_map(|d| d.changes.as_ref()).map(changes_as_table).collect();
     let mut segments = Vec::new();
-    for table in manifest.databases.iter().flat_map(|d| &d.tables) {
+    for table in manifest.databases.iter().flat_map(|d| &d.tables).chain(&changes) {
         for segment in &table.segments {
             match stored.get(&segment.key) {
                 None => problems.push(problem(&segment.key, "missing from the bridge")),
@@ -123,10 +178,12 @@ fn problem(object: &str, message: &str) -> Problem {
 fn check_manifest(manifest: &Manifest) -> Vec<Problem> {
     let mut problems = Vec::new();
     let dir = keys::dump_dir(&manifest.id);
+    // An incremental dump's schema is its base's.
+    let schema_dir = manifest.replication.as_ref().map_or_else(|| dir.clone(), |r| keys::dump_dir(&r.base));
     let mut seen = HashSet::new();
     for database in &manifest.databases {
-        if !database.schema_key.starts_with(&dir) {
-            problems.push(problem(&database.schema_key, &format!("outside the dump's folder {dir}")));
+        if !database.schema_key.starts_with(&schema_dir) {
+            problems.push(problem(&database.schema_key, &format!("outside the dump's folder {schema_dir}")));
         }
         for table in &database.tables {
             let sum: u64 = table.segments.iter().map(|s| s.rows).sum();

@@ -8,6 +8,7 @@
 //! target is untouched; a failed restore drops its new database, a killed
 //! one leaves it for the next restore to clean up.
 
+mod apply;
 mod compatibility;
 mod database;
 mod error;
@@ -42,6 +43,9 @@ pub struct RestoreOptions {
     pub jobs: usize,
     /// New names for restored databases, by source name.
     pub database_names: BTreeMap<String, String>,
+    /// An incremental dump: restore its chain into a fresh database even
+    /// when the destination holds an earlier dump of it.
+    pub full: bool,
 }
 
 impl RestoreOptions {
@@ -51,6 +55,7 @@ impl RestoreOptions {
         RestoreOptions {
             jobs: crate::jobs_or_default(jobs.or(destination.jobs)),
             database_names: destination.database_names.clone(),
+            full: false,
         }
     }
 }
@@ -73,7 +78,12 @@ pub async fn run(
     progress: &Progress,
     cancel: &CancellationToken,
 ) -> Result<Manifest, RestoreError> {
-    let manifest = store::resolve(bridge.as_ref(), which).await?;
+    let last = store::resolve(bridge.as_ref(), which).await?;
+    let chain = store::chain(bridge.as_ref(), &last).await?;
+    if chain.len() > 1 && !options.full && in_place(destination, bridge.as_ref(), options, &chain, cancel).await? {
+        return Ok(last);
+    }
+    let (manifest, deltas) = chain.split_first().expect("a chain has its base");
     let globals = match &manifest.globals_key {
         Some(key) => Some(store::read_globals(bridge.as_ref(), key).await?),
         None => None,
@@ -84,7 +94,7 @@ pub async fn run(
     }
     if let Some(first) = manifest.databases.first() {
         let probe =
-            database::Maintenance::connect(destination, &target_name(destination, options, &manifest, &first.name))
+            database::Maintenance::connect(destination, &target_name(destination, options, manifest, &first.name))
                 .await?;
         let all: Vec<&DatabaseSchema> = schemas.iter().map(Arc::as_ref).collect();
         compatibility::check(probe.server_version().await?, &all, globals.as_ref())?;
@@ -93,7 +103,7 @@ pub async fn run(
         globals::restore(destination, globals).await?;
     }
     for (entry, schema) in manifest.databases.iter().zip(schemas) {
-        let target = target_name(destination, options, &manifest, &entry.name);
+        let target = target_name(destination, options, manifest, &entry.name);
         let maintenance = database::Maintenance::connect(destination, &target).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
         let fresh = maintenance.create_fresh(&target, &schema.database).await?;
@@ -117,6 +127,12 @@ pub async fn run(
                 schema.objects.iter().filter(|o| o.phase == Phase::PostData && !schedule::runs_in_parallel(o.kind));
             objects::run_all(&client, grants, &roles).await?;
             objects::run_all(&client, schema.objects.iter().filter(|o| o.phase == Phase::Refresh), &roles).await?;
+            // An incremental dump: its chain's changes, into the fresh
+            // database too, before it is swapped in.
+            for (i, delta) in deltas.iter().enumerate() {
+                let refresh = if i + 1 == deltas.len() { refresh_objects(&schema) } else { Vec::new() };
+                apply::apply(&client, fresh.name(), bridge.as_ref(), delta, &refresh).await?;
+            }
             Ok::<_, RestoreError>(())
         };
         // Cancelling drops the work (and its connections) before the fresh
@@ -134,8 +150,61 @@ pub async fn run(
         }
         info!(database = %target, "restored");
     }
-    info!(dump = %manifest.id, rows = manifest.totals.rows, "restore complete");
-    Ok(manifest)
+    info!(dump = %last.id, rows = manifest.totals.rows, changes_applied = deltas.len(), "restore complete");
+    Ok(last)
+}
+
+/// The materialized views to refresh once changes are applied (as a full
+/// restore refreshes them after its rows).
+fn refresh_objects(schema: &DatabaseSchema) -> Vec<&crate::catalog::DdlObject> {
+    schema.objects.iter().filter(|o| o.kind == crate::catalog::ObjectKind::Refresh).collect()
+}
+
+/// Brings a destination that holds a dump of `chain` (not the last) up to
+/// the last, applying each later dump's changes in place, each in one
+/// transaction. Returns `false` when the destination holds none of the
+/// chain (a full restore is needed).
+///
+/// # Errors
+/// A change the destination refuses (it then holds the last dump applied
+/// whole), a corrupted segment, a cancelled run.
+async fn in_place(
+    destination: &ConnectionUri,
+    bridge: &dyn Bridge,
+    options: &RestoreOptions,
+    chain: &[Manifest],
+    cancel: &CancellationToken,
+) -> Result<bool, RestoreError> {
+    let base = &chain[0];
+    let Some(entry) = base.databases.first() else { return Ok(false) };
+    let target = target_name(destination, options, base, &entry.name);
+    let uri = destination.with_database(&target);
+    let Some(held) = held_dump(&uri).await else { return Ok(false) };
+    let Some(position) = chain.iter().position(|m| m.id.as_str() == held) else { return Ok(false) };
+    let last = chain.last().expect("a chain");
+    if position + 1 == chain.len() {
+        info!(dump = %last.id, database = %target, "the destination already holds this dump");
+        return Ok(true);
+    }
+    let schema = store::read_schema(bridge, &entry.schema_key).await?;
+    let client = pg::connect(&uri, "replibyte restore").await?;
+    info!(from = %held, to = %last.id, database = %target, "applying changes in place");
+    for delta in &chain[position + 1..] {
+        let refresh = if delta.id == last.id { refresh_objects(&schema) } else { Vec::new() };
+        tokio::select! {
+            result = apply::apply(&client, &target, bridge, delta, &refresh) => { result?; }
+            _ = cancel.cancelled() => return Err(RestoreError::Cancelled),
+        }
+    }
+    Ok(true)
+}
+
+/// The dump the database `uri` names was last restored from, if it exists
+/// and was restored by replibyte.
+async fn held_dump(uri: &ConnectionUri) -> Option<String> {
+    let client = pg::connect(uri, "replibyte restore check").await.ok()?;
+    let sql = format!("SELECT pg_catalog.current_setting('{DUMP_ID_SETTING}', true)");
+    client.query_one(sql.as_str(), &[]).await.ok()?.get(0)
 }
 
 /// The name a dumped database gets on the destination: the one
@@ -159,7 +228,5 @@ pub async fn restored_dump_id(
     databases: &[crate::format::DatabaseEntry],
 ) -> Option<String> {
     let name = destination.database().or(databases.first().map(|d| d.name.as_str()))?;
-    let client = pg::connect(&destination.with_database(name), "replibyte restore check").await.ok()?;
-    let sql = format!("SELECT pg_catalog.current_setting('{DUMP_ID_SETTING}', true)");
-    client.query_one(sql.as_str(), &[]).await.ok()?.get(0)
+    held_dump(&destination.with_database(name)).await
 }

@@ -6,6 +6,7 @@ mod compare;
 mod failures;
 mod faithful;
 mod harness;
+mod incremental;
 mod roundtrip;
 mod s3;
 mod scope;

@@ -1,0 +1,227 @@
+//! Incremental dumps: a base, then deltas of what changed, restored in
+//! place onto a destination holding an earlier dump of the chain or whole
+//! into a fresh one, always equal to a fresh full dump of the same source
+//! state with the same config and secret.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use super::compare::assert_identical;
+use super::harness::*;
+
+/// Transformed columns (with a secret: the same fakes in base and deltas).
+const TRANSFORMERS: &str = "  secret: incremental-secret\n";
+
+fn sql(database: &str, statements: &str) {
+    server().psql(database, &[OsStr::new("-c"), OsStr::new(statements)]);
+}
+
+/// `(id, kind, parent)` of every complete dump, newest first.
+fn dumps(config: &Path) -> Vec<(String, String, Option<String>)> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&run_ok(config, &["dump", "list", "--json"]))).expect("dump list --json is JSON");
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "complete")
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["kind"].as_str().unwrap().to_string(),
+                d["parent"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// A fresh full dump of `source` with `extra` (no incremental), restored
+/// into a new database whose name is returned: the referee's reference.
+fn fresh_full_copy(source: &str, extra: &str) -> String {
+    let reference = unique_name("inc_full");
+    let ws = Workspace::new();
+    let config = ws.config(source, &reference, extra);
+    run_ok(&config, &["dump"]);
+    run_ok(&config, &["restore"]);
+    reference
+}
+
+/// The slot's position, as the source reports it.
+async fn slot_position(source: &str, slot: &str) -> Option<String> {
+    let client = server().connect(source).await;
+    let row = client
+        .query_opt("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
+        .await
+        .unwrap();
+    row.map(|r| r.get(0))
+}
+
+async fn drop_slot(source: &str, config: &Path) {
+    run_ok(config, &["dump", "drop-slot"]);
+    drop_database(source).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_feature_base_and_deltas_restore_like_a_full_dump() {
+    let source = unique_name("inc_ef_src");
+    let in_place = unique_name("inc_ef_dst");
+    load_fixture(&source, "every_feature.sql").await;
+    // What incremental dumps need, as `check` lists it: keyless tables get
+    // a replica identity; unlogged ones and types without binary I/O keep
+    // their structure only.
+    sql(
+        &source,
+        "DO $$ DECLARE t regclass; BEGIN \
+           FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.relreplident = 'd' AND n.nspname IN ('fx', 'inh', 'parts') \
+               AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
+           LOOP EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', t); END LOOP; END $$",
+    );
+    let scope = "  skip_data: [fx.scratch_unlogged, fx.no_binary_*]\n";
+    let transformers = format!(
+        "{TRANSFORMERS}{scope}  transformers:\n    - schema: fx\n      table: employees\n      columns:\n        - name: first_name\n          transformer: first-name\n        - name: last_name\n          transformer: last-name\n"
+    );
+    let ws = Workspace::new();
+    let config = ws.config(&source, &in_place, &format!("  incremental: true\n{transformers}"));
+
+    let base = stdout(&run_ok(&config, &["dump"]));
+    assert_eq!(dumps(&config), vec![(base.clone(), "full".into(), None)]);
+    run_ok(&config, &["restore"]);
+
+    // Inserts, updates of transformed and other columns, updates leaving
+    // TOASTed values untouched, deletes, a truncation, a partitioned table.
+    sql(
+        &source,
+        "INSERT INTO fx.employees (first_name, last_name, email, salary) VALUES ('Grace', 'Hopper', 'grace@example.org', 7000), ('Alan', 'Turing', 'alan@example.org', 6500); \
+         UPDATE fx.employees SET last_name = last_name || 'son', salary = salary + 1 WHERE id IN (SELECT id FROM fx.employees ORDER BY id LIMIT 2); \
+         UPDATE fx.big_values SET label = label || ' (relabelled)' WHERE id IN (3, 4, 6); \
+         DELETE FROM fx.big_series WHERE id % 10 = 0; \
+         UPDATE fx.big_series SET val = val + 1, label = 'changed' WHERE id % 7 = 0; \
+         TRUNCATE fx.readings; \
+         UPDATE parts.orders_by_region SET amount = amount * 2; \
+         INSERT INTO fx.audit_log (tbl, op, row_id) SELECT 'delta', 'test', g FROM generate_series(1, 3) g;",
+    );
+    let first_delta = stdout(&run_ok(&config, &["dump"]));
+    let listed = dumps(&config);
+    assert_eq!(listed[0], (first_delta.clone(), "incremental".into(), Some(base.clone())));
+    let applied = run_ok(&config, &["restore"]);
+    assert!(stderr(&applied).contains("applying changes in place"), "{}", stderr(&applied));
+    let verified = stdout(&run_ok(&config, &["dump", "verify", &first_delta]));
+    assert!(verified.contains(": OK"), "{verified}");
+
+    let reference = fresh_full_copy(&source, &transformers);
+    assert_identical(&reference, &in_place).await;
+
+    // A killed delta is taken again, whole, by the next run: the slot
+    // moves on only once a delta is stored.
+    sql(&source, "UPDATE fx.big_series SET flag = NOT coalesce(flag, false)");
+    sql(
+        &source,
+        "UPDATE fx.big_series SET flag = NOT flag; UPDATE fx.employees SET first_name = 'Edsger' WHERE id = 100",
+    );
+    let slot = format!("replibyte_{}", source.to_lowercase());
+    let before = slot_position(&source, &slot).await;
+    let mut child = replibyte(&config, &["dump"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut log = child.stderr.take().unwrap();
+    let started = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("delta started") {
+        let mut buffer = [0u8; 4096];
+        let n = std::io::Read::read(&mut log, &mut buffer).unwrap();
+        assert!(n > 0 && started.elapsed() < Duration::from_secs(60), "the delta did not start: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dumps(&config).len(), 2, "a killed delta is never listed");
+    assert_eq!(slot_position(&source, &slot).await, before, "a killed delta does not move the slot");
+    let second_delta = stdout(&run_ok(&config, &["dump"]));
+    assert_eq!(dumps(&config)[0], (second_delta, "incremental".into(), Some(first_delta.clone())));
+
+    // Onto a destination holding the chain's first delta (in place), and
+    // into an empty one (base and every delta).
+    run_ok(&config, &["restore"]);
+    let reference_after = fresh_full_copy(&source, &transformers);
+    assert_identical(&reference_after, &in_place).await;
+    let whole = unique_name("inc_ef_whole");
+    let whole_ws = Workspace::new();
+    let whole_config = whole_ws.write(
+        "whole.yaml",
+        &std::fs::read_to_string(&config).unwrap().replace(&format!("/{in_place}\n"), &format!("/{whole}\n")),
+    );
+    let restored = run_ok(&whole_config, &["restore"]);
+    assert!(!stderr(&restored).contains("in place"), "{}", stderr(&restored));
+    assert_identical(&reference_after, &whole).await;
+
+    // Retention keeps chains whole; a dump another applies to is not deleted.
+    run_ok(&config, &["dump", "prune", "--keep-last", "1"]);
+    assert_eq!(dumps(&config).len(), 3, "the kept delta's parents are kept");
+    let output = replibyte(&config, &["dump", "delete", &base]).output().unwrap();
+    assert_fails_with(&output, "applies to it", &server().password);
+
+    drop_slot(&source, &config).await;
+    for db in [&in_place, &reference, &reference_after, &whole] {
+        drop_database(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pagila_partitioned_payments_follow_in_deltas() {
+    let source = unique_name("inc_pagila_src");
+    let target = unique_name("inc_pagila_dst");
+    create_database(&source).await;
+    for file in ["pagila/schema.sql", "pagila/data.sql"] {
+        server().psql(&source, &[OsStr::new("-f"), fixture(file).as_os_str()]);
+    }
+    let transformers = format!(
+        "{TRANSFORMERS}  transformers:\n    - schema: public\n      table: customer\n      columns:\n        - name: email\n          transformer: email\n        - name: last_name\n          transformer: last-name\n"
+    );
+    let ws = Workspace::new();
+    let config = ws.config(&source, &target, &format!("  incremental: true\n{transformers}"));
+    run_ok(&config, &["dump"]);
+    run_ok(&config, &["restore"]);
+    sql(
+        &source,
+        "UPDATE public.customer SET email = lower(email), last_name = upper(last_name), active = 0 WHERE customer_id <= 40; \
+         INSERT INTO public.payment (customer_id, staff_id, rental_id, amount, payment_date) \
+           SELECT customer_id, staff_id, rental_id, amount + 1, payment_date + interval '1 day' FROM public.payment WHERE payment_id % 50 = 0; \
+         DELETE FROM public.payment WHERE payment_id % 97 = 0; \
+         UPDATE public.payment SET amount = amount + 0.5 WHERE payment_id % 13 = 0;",
+    );
+    let delta = stdout(&run_ok(&config, &["dump"]));
+    assert_eq!(dumps(&config)[0].1, "incremental", "{delta}");
+    run_ok(&config, &["restore"]);
+    let reference = fresh_full_copy(&source, &transformers);
+    assert_identical(&reference, &target).await;
+    drop_slot(&source, &config).await;
+    drop_database(&target).await;
+    drop_database(&reference).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schema_change_or_too_much_wal_starts_a_new_base() {
+    let source = unique_name("inc_base_src");
+    load_fixture(&source, "sample.sql").await;
+    let ws = Workspace::new();
+    let config = ws.config(&source, "unused", "  incremental: true\n");
+    run_ok(&config, &["dump"]);
+    sql(&source, "UPDATE public.products SET stock = stock + 1");
+    run_ok(&config, &["dump"]);
+    assert_eq!(dumps(&config)[0].1, "incremental");
+
+    sql(&source, "ALTER TABLE public.products ADD COLUMN color text");
+    let output = run_ok(&config, &["dump"]);
+    assert!(stderr(&output).contains("taking a new base: the schema changed"), "{}", stderr(&output));
+    assert_eq!(dumps(&config)[0].1, "full");
+
+    // A slot that holds back more WAL than allowed is dropped.
+    let limited = ws.config(&source, "unused", "  incremental: true\n  max_retained_wal: 1kB\n");
+    sql(&source, "UPDATE public.products SET stock = stock + 1");
+    let output = run_ok(&limited, &["dump"]);
+    let log = stderr(&output);
+    assert!(log.contains("more than max_retained_wal") && log.contains("taking a new base"), "{log}");
+    assert_eq!(dumps(&limited)[0].1, "full");
+    drop_slot(&source, &limited).await;
+}

@@ -4,6 +4,7 @@
 #
 #   scripts/pg.sh start [PORT]   start or reuse; prints `export` lines to eval
 #   scripts/pg.sh stop  [PORT]   stop it and remove its folder
+#   scripts/pg.sh restart [PORT] restart it on the same data
 #
 # PG_BINDIR chooses the server's binaries (default: the newest in
 # /usr/lib/postgresql); scripts/pg-major.sh fetches other majors.
@@ -83,6 +84,13 @@ CONF
       || { echo "pg.sh: server did not start, see $state/server.log" >&2; tail -5 "$state/server.log" >&2; exit 1; }
     print_env
     ;;
+  restart)
+    # Picks up ALTER SYSTEM changes (the incremental benchmark switches
+    # wal_level); the data stays.
+    as_owner "$bindir/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 120 restart >/dev/null \
+      || { echo "pg.sh: server did not restart, see $state/server.log" >&2; tail -5 "$state/server.log" >&2; exit 1; }
+    print_env
+    ;;
   stop)
     if [ -d "$state/data" ]; then
       as_owner "$bindir/pg_ctl" -D "$state/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -90,7 +98,7 @@ CONF
     rm -rf "$state"
     ;;
   *)
-    echo "usage: $0 start|stop [PORT]" >&2
+    echo "usage: $0 start|stop|restart [PORT]" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@
 mod check;
 mod dumps;
 mod logging;
+mod scan;
 mod transformers;
 mod verify;
 
@@ -78,6 +79,17 @@ pub enum Command {
     /// Check the config against the live source (tables, columns,
     /// transformers and their options) without copying anything.
     Check,
+    /// Find the columns that hold personal data (emails, phones, names, …)
+    /// from a sample of their values; never prints a value.
+    Scan {
+        /// A JSON array of findings instead of a table.
+        #[arg(long, conflicts_with = "suggest")]
+        json: bool,
+        /// A `transformers:` block for the columns found, to paste under
+        /// `source:`.
+        #[arg(long)]
+        suggest: bool,
+    },
     /// The built-in column transformers.
     Transformer {
         #[command(subcommand)]
@@ -158,6 +170,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Dump { action: None, jobs }) => dumps::dump(&config, jobs).await,
         Some(Command::Check) => check::check(&config).await,
+        Some(Command::Scan { json, suggest }) => scan::scan(&config, json, suggest).await,
         Some(Command::Transformer { .. }) => unreachable!("handled before the config is read"),
         Some(Command::Dump { action: Some(DumpAction::List { json }), .. }) => dumps::list(&config, json).await,
         Some(Command::Dump { action: Some(DumpAction::Delete { id }), .. }) => dumps::delete(&config, &id).await,

@@ -23,7 +23,7 @@ pub use bridge::{BridgeConfig, EncryptionConfig};
 pub use destination::DestinationConfig;
 pub use env::{Expanded, Secret};
 pub use incremental::Incremental;
-pub use source::{Databases, SourceConfig};
+pub use source::{Databases, SourceConfig, UnmaskedPii};
 pub use subset::{SubsetTable, Unreached};
 pub use transformers::{line_of, ColumnTransformer, PathStep, TableTransformers};
 pub use uri::ConnectionUri;

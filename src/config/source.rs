@@ -54,6 +54,23 @@ pub struct SourceConfig {
     /// WAL a replication slot may hold back before a run drops it and takes
     /// a new base (default 10GB).
     pub max_retained_wal: Option<String>,
+    /// What a dump does with a column that looks sensitive and has no
+    /// transformer: `fail`, `warn` (default) or `ignore`.
+    #[serde(default)]
+    pub unmasked_pii: UnmaskedPii,
+}
+
+/// `source.unmasked_pii`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmaskedPii {
+    /// Stop the dump before anything is stored.
+    Fail,
+    /// Log each such column and go on.
+    #[default]
+    Warn,
+    /// Do not scan.
+    Ignore,
 }
 
 /// `source.databases`.

@@ -31,6 +31,10 @@ pub struct ColumnTransformer {
     pub transformer: String,
     #[serde(default, alias = "transformer_options")]
     pub options: Option<serde_yaml::Value>,
+    /// Also apply this transformer (same options, same key) to every column
+    /// that references this one through a foreign key, and to theirs.
+    #[serde(default)]
+    pub follow_references: bool,
 }
 
 /// One step into a YAML document: a map key or a list index.

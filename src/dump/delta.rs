@@ -112,6 +112,7 @@ pub async fn dump(
     let databases = vec![DatabaseEntry { name: database, schema_key, tables: Vec::new(), changes: Some(changes) }];
     let mut manifest = super::new_manifest(id, options, parent.source_server_version.clone(), databases, 0);
     manifest.kind = DumpKind::Incremental;
+    manifest.format_version = format::INCREMENTAL_FORMAT_VERSION;
     manifest.parent = Some(parent.id.clone());
     manifest.replication = Some(Replication {
         start_lsn: replication.end_lsn,

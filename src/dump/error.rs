@@ -35,6 +35,8 @@ pub enum DumpError {
     Incremental { message: String },
     #[error("source.incremental: {0}")]
     Slot(#[from] crate::changes::slot::SlotError),
+    #[error("source.unmasked_pii is fail: {message}")]
+    UnmaskedPii { message: String },
 }
 
 impl DumpError {

@@ -11,6 +11,7 @@ mod chain;
 mod delta;
 mod error;
 mod parts;
+mod privacy;
 mod subset;
 mod table;
 mod upload;
@@ -30,7 +31,9 @@ use tracing::{info, warn};
 use crate::bridge::Bridge;
 use crate::catalog::scope::Scope;
 use crate::catalog::{self, ServerVersion, TableData};
-use crate::config::{incremental, ConnectionUri, Databases, Incremental, SourceConfig, SubsetTable, Unreached};
+use crate::config::{
+    incremental, ConnectionUri, Databases, Incremental, SourceConfig, SubsetTable, UnmaskedPii, Unreached,
+};
 use crate::format::{self, store, DatabaseEntry, DumpId, Manifest, SegmentEntry, TableEntry};
 use crate::pg::{self, ident::quote_qualified};
 use crate::progress::Progress;
@@ -60,6 +63,8 @@ pub struct DumpOptions {
     pub incremental: Incremental,
     /// WAL the slot may hold back before a run drops it (bytes).
     pub max_retained_wal: u64,
+    /// What to do with columns that look sensitive and have no transformer.
+    pub unmasked_pii: UnmaskedPii,
 }
 
 impl DumpOptions {
@@ -89,11 +94,8 @@ impl DumpOptions {
             }
             None => incremental::MAX_RETAINED_WAL,
         };
-        if source.incremental.enabled && (!source.subset.is_empty() || source.databases != Databases::FromUri) {
-            return Err(format!(
-                "{}: source.incremental works on one database without a subset: leave out source.databases and source.subset, or incremental",
-                config_path.display()
-            ));
+        if source.incremental.enabled {
+            incremental_fits(source).map_err(|e| format!("{}: source.incremental: {e}", config_path.display()))?;
         }
         Ok(DumpOptions {
             jobs: crate::jobs_or_default(jobs.or(source.jobs)),
@@ -107,8 +109,28 @@ impl DumpOptions {
             subset_unreached: source.subset_unreached,
             incremental: source.incremental.clone(),
             max_retained_wal,
+            unmasked_pii: source.unmasked_pii,
         })
     }
+}
+
+/// Whether the rest of `source` goes with incremental dumps.
+fn incremental_fits(source: &SourceConfig) -> Result<(), String> {
+    if !source.subset.is_empty() || source.databases != Databases::FromUri || source.globals {
+        return Err("works on one database, without a subset or globals: leave out source.databases,                     source.subset and source.globals, or incremental"
+            .into());
+    }
+    if !source.transformers.is_empty() && source.secret.is_none() {
+        return Err("with transformers, deltas need source.secret: without it each run draws other fakes,                     and a changed row would no longer match its base"
+            .into());
+    }
+    if source.incremental.slot.as_ref().is_some_and(|s| !s.starts_with(crate::changes::slot::PREFIX)) {
+        return Err(format!(
+            "slot names start with {} (its publication, of the same name, is then never copied)",
+            crate::changes::slot::PREFIX
+        ));
+    }
+    Ok(())
 }
 
 /// Dumps the database `source` names into `bridge`; returns the manifest of
@@ -272,6 +294,7 @@ async fn dump_database(
     if !plans.is_empty() {
         info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
     }
+    privacy::guard(&coordinator, &schema.tables, &plans, options.unmasked_pii).await?;
     let chosen = if options.subset.is_empty() {
         HashMap::new()
     } else {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DumpId, FORMAT_NAME, FORMAT_VERSION};
+use super::{DumpId, FORMAT_NAME, FORMAT_VERSION, INCREMENTAL_FORMAT_VERSION};
 use crate::catalog::ColumnInfo;
 use crate::changes::Lsn;
 use crate::copy::CopyFormat;
@@ -206,9 +206,9 @@ impl Manifest {
         if header.format != FORMAT_NAME {
             return Err(format!("not a replibyte manifest (format {:?})", header.format));
         }
-        if header.format_version != FORMAT_VERSION {
+        if !(FORMAT_VERSION..=INCREMENTAL_FORMAT_VERSION).contains(&header.format_version) {
             return Err(format!(
-                "dump format version {} is not supported by this replibyte (it reads version {FORMAT_VERSION}); use a matching replibyte release",
+                "dump format version {} is not supported by this replibyte (it reads versions {FORMAT_VERSION} to {INCREMENTAL_FORMAT_VERSION}); use a matching replibyte release",
                 header.format_version
             ));
         }

@@ -24,8 +24,14 @@ pub use manifest::{
     Totals,
 };
 
-/// The version of the dump format this build writes and reads.
+/// The version of the dump format this build writes for full dumps, and
+/// the oldest it reads.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The version of incremental dumps (and the newest this build reads): a
+/// reader of version 1 would take a delta for a full dump without rows, so
+/// it must refuse them.
+pub const INCREMENTAL_FORMAT_VERSION: u32 = 2;
 
 /// Identifies replibyte manifests among other JSON files.
 pub const FORMAT_NAME: &str = "replibyte-dump";

@@ -38,6 +38,10 @@ use crate::segment::ChecksumHasher;
 /// Bytes read from a segment at a time.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// A run is applied once it holds this many bytes of rows, so memory does
+/// not grow with a large statement's changes.
+const RUN_BYTES: usize = 8 * 1024 * 1024;
+
 /// Applies the changes of `manifest` to the database `client` is connected
 /// to (named `database`), sets the sequences, refreshes the materialized
 /// views (`refresh`) and records the dump, all in one transaction: the
@@ -92,8 +96,7 @@ async fn apply_in_transaction(
     }
     let mut batcher = Batcher::new(client, &changes.tables);
     for segment in &changes.segments {
-        read_segment(bridge, segment, |change| batcher.push(change)).await?;
-        batcher.run_pending().await?;
+        read_segment(bridge, segment, &mut batcher).await?;
     }
     batcher.flush().await?;
     for sequence in &changes.sequences {
@@ -124,11 +127,13 @@ async fn apply_in_transaction(
     Ok(batcher.count)
 }
 
-/// Reads one segment of change records, checking its checksum and count.
+/// Reads one segment of change records into `batcher`, applying the runs
+/// each chunk completes (memory holds a chunk and the run in progress);
+/// checks the segment's checksum and count.
 async fn read_segment(
     bridge: &dyn Bridge,
     segment: &SegmentEntry,
-    mut on_change: impl FnMut(Change<'_>) -> Result<(), String>,
+    batcher: &mut Batcher<'_>,
 ) -> Result<(), RestoreError> {
     let fail = |message: String| RestoreError::Segment { table: "changes".into(), key: segment.key.clone(), message };
     let reader = bridge.open(&segment.key).await?;
@@ -150,9 +155,10 @@ async fn read_segment(
         splitter
             .feed::<Problem>(&buffer, |row| {
                 rows += 1;
-                on_change(record::decode(row).map_err(|e| Problem(e.to_string()))?).map_err(Problem)
+                batcher.push(record::decode(row).map_err(|e| Problem(e.to_string()))?).map_err(Problem)
             })
             .map_err(|p| fail(p.0))?;
+        batcher.run_pending().await?;
     }
     splitter.finish().map_err(|e| fail(e.to_string()))?;
     let checksum = hasher.finish();
@@ -283,6 +289,9 @@ impl<'a> Batcher<'a> {
         run.rows.extend_from_slice(&row);
         if let Some(key) = key {
             run.keys.insert(key);
+        }
+        if run.rows.len() >= RUN_BYTES {
+            self.end_run();
         }
         Ok(())
     }

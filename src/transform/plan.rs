@@ -58,6 +58,13 @@ impl Plans {
         self.0.get(&(table.schema.clone(), table.name.clone())).cloned()
     }
 
+    /// Whether `column` of `table` has a transformer.
+    pub fn covers(&self, table: &TableData, column: &str) -> bool {
+        self.0
+            .get(&(table.schema.clone(), table.name.clone()))
+            .is_some_and(|plan| plan.steps.iter().any(|s| s.column == column))
+    }
+
     /// How many tables have a plan.
     pub fn len(&self) -> usize {
         self.0.len()

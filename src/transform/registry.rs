@@ -9,7 +9,9 @@ use serde_yaml::Value;
 
 use super::key::{Key, Keys};
 use super::types::{self, ColumnType, Type};
-use super::{basic, card, contact, dictionary, hash, json, options, person, random, range, text, Transformer};
+use super::{
+    basic, card, contact, dictionary, hash, json, options, person, pseudonym, random, range, text, Transformer,
+};
 
 /// One built-in transformer.
 pub struct Kind {
@@ -97,6 +99,7 @@ pub const ALL: &[Kind] = &[
     text::MASK,
     hash::HASH,
     hash::UUID,
+    pseudonym::PSEUDONYM,
     json::JSON,
     dictionary::DICTIONARY,
 ];

@@ -15,6 +15,7 @@ use tokio_postgres::Client;
 use super::checks;
 use super::facts::{self, ColumnFacts, TableName};
 use super::plan::Step;
+use super::references;
 use super::registry::{self, closest};
 use super::rules::{Part, Problem};
 use super::{Length, Plans, Rules, RulesError, TablePlan, UNIQUE_BITS};
@@ -51,8 +52,15 @@ pub async fn plan(
         return Ok(Ok(Plans::default()));
     }
     let mut problems = Vec::new();
+    // Transformers that follow references reach the referencing columns
+    // first, so those are checked like the others.
+    let links = references::links(client).await?;
+    let configured: Vec<TableName> = rules.tables.iter().map(|t| (t.schema.clone(), t.table.clone())).collect();
+    let expanded = references::follow(rules, &links, &facts::leaves(client, &configured).await?);
+    let rules = &expanded;
     let names: Vec<TableName> = rules.tables.iter().map(|t| (t.schema.clone(), t.table.clone())).collect();
     let leaves = facts::leaves(client, &names).await?;
+    problems.extend(references::consistency(rules, &links, &leaves));
 
     let mut targets: Vec<(usize, &TableData)> = Vec::new();
     for (i, name) in names.iter().enumerate() {

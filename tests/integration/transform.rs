@@ -82,34 +82,9 @@ const CUSTOMERS: &str = "SELECT id, first_name, last_name, email, phone, birth_d
 
 /// Every byte the bridge stores, segments decompressed.
 fn bridge_bytes(bridge: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    let mut segments = 0;
-    for path in files_under(bridge) {
-        let bytes = std::fs::read(&path).unwrap();
-        if path.to_string_lossy().ends_with(".bin.zst") {
-            all.extend(zstd::decode_all(&bytes[..]).unwrap());
-            segments += 1;
-        } else {
-            all.extend(bytes);
-        }
-        all.push(0);
-    }
+    let (all, segments) = stored_bytes(bridge);
     assert!(segments >= 5, "expected the shop's segments in {}", bridge.display());
     all
-}
-
-/// The needles found in `haystack`, in one pass (a regex of escaped
-/// literals, searched by Aho-Corasick).
-fn found(haystack: &[u8], needles: &[Vec<u8>]) -> Vec<String> {
-    let literal = |needle: &Vec<u8>| {
-        needle
-            .iter()
-            .map(|b| if b.is_ascii_alphanumeric() { (*b as char).to_string() } else { format!("\\x{b:02x}") })
-            .collect::<String>()
-    };
-    let pattern = format!("(?-u:{})", needles.iter().map(literal).collect::<Vec<_>>().join("|"));
-    let regex = regex::bytes::RegexBuilder::new(&pattern).size_limit(1 << 30).build().unwrap();
-    regex.find_iter(haystack).map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()).collect()
 }
 
 /// A text value as a binary COPY field: its length, then its bytes. Short

@@ -70,8 +70,12 @@ while True:
 PY
 }
 
+# A killed server whose parent has not reaped it yet is a zombie: not
+# running, though `kill -0` still finds it.
 running() {
-  [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null
+  [ -f "$state/pid" ] || return 1
+  local pid; pid=$(cat "$state/pid")
+  kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
 }
 
 case "$cmd" in

@@ -36,6 +36,10 @@ pub enum BridgeConfig {
         /// name. Default: on with a custom `endpoint` (what MinIO and
         /// SeaweedFS need), off for AWS.
         force_path_style: Option<bool>,
+        /// How long a request keeps being retried while the store does not
+        /// answer (an outage, a restart) before the run fails; 60 s by
+        /// default.
+        retry_seconds: Option<u64>,
         encryption: Option<EncryptionConfig>,
     },
 }

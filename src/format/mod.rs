@@ -12,6 +12,7 @@
 
 mod id;
 mod index;
+pub mod locks;
 mod manifest;
 pub mod retention;
 pub mod store;

@@ -74,9 +74,29 @@ pub async fn prune(
     now: DateTime<Utc>,
 ) -> Result<Vec<DumpId>, StoreError> {
     let dumps = store::list(bridge).await?;
-    let doomed = select(&dumps, policy, now);
+    let mut doomed = select(&dumps, policy, now);
+    // A dump being read stays, and so does every dump it applies to.
+    let mut kept_for_readers = Vec::new();
     for id in &doomed {
-        store::delete(bridge, id).await?;
+        if let Some(reader) = super::locks::holders(bridge, id).await?.first() {
+            tracing::info!(dump = %id, "not deleted: it is being read by {}; the next prune deletes it", reader.describe());
+            kept_for_readers.push(id.clone());
+        }
+    }
+    let mut chain = kept_for_readers.clone();
+    while let Some(id) = chain.pop() {
+        if let Some(parent) = dumps.iter().find(|d| d.id == id).and_then(|d| d.parent.clone()) {
+            chain.push(parent.clone());
+            kept_for_readers.push(parent);
+        }
+    }
+    doomed.retain(|id| !kept_for_readers.contains(id));
+    for id in &doomed {
+        match store::delete(bridge, id).await {
+            // Locked between the check and now: kept, said so.
+            Err(StoreError::Locked { id, by }) => tracing::info!(dump = %id, "not deleted: it is being read by {by}"),
+            other => other?,
+        }
     }
     Ok(doomed)
 }

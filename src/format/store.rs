@@ -26,6 +26,8 @@ pub enum StoreError {
     NoDumps { store: String },
     #[error("{store}: dump {id} applies to dump {parent}, which is not in the bridge: restore an older full dump, or take a new base (`replibyte dump`)")]
     BrokenChain { store: String, id: String, parent: String },
+    #[error("dump {id} is being read by {by}: not deleted; delete it once that is done (the next prune does)")]
+    Locked { id: String, by: String },
 }
 
 /// Which dump a command names.
@@ -231,7 +233,7 @@ pub async fn chain(bridge: &dyn Bridge, manifest: &Manifest) -> Result<Vec<Manif
     Ok(chain)
 }
 
-/// Deletes a dump: the manifest first (so it stops being restorable at
+/// Deletes a dump that no reader holds (see [`super::locks`]): the manifest first (so it stops being restorable at
 /// once), then everything else, then its index entry.
 ///
 /// # Errors
@@ -240,6 +242,9 @@ pub async fn delete(bridge: &dyn Bridge, id: &DumpId) -> Result<(), StoreError> 
     let dir = keys::dump_dir(id);
     if bridge.list(&dir).await?.is_empty() {
         return Err(StoreError::UnknownDump { store: bridge.describe(), id: id.to_string() });
+    }
+    if let Some(reader) = super::locks::holders(bridge, id).await?.first() {
+        return Err(StoreError::Locked { id: id.to_string(), by: reader.describe() });
     }
     bridge.delete(&keys::manifest(id)).await?;
     bridge.delete_prefix(&dir).await?;

@@ -83,14 +83,24 @@ pub async fn verify(
         }
         Err(e) => return Err(e),
     };
+    let ids: Vec<DumpId> = chain.iter().map(|m| m.id.clone()).collect();
+    let lock = super::locks::ReadLock::take(bridge.clone(), &ids, "verify").await?;
     let mut report = Report { manifest, segments: 0, rows: 0, raw_bytes: 0, problems: Vec::new() };
     for link in &chain {
-        let one = verify_one(bridge.clone(), link, jobs, progress).await?;
-        report.segments += one.segments;
-        report.rows += one.rows;
-        report.raw_bytes += one.raw_bytes;
-        report.problems.extend(one.problems);
+        match verify_one(bridge.clone(), link, jobs, progress).await {
+            Ok(one) => {
+                report.segments += one.segments;
+                report.rows += one.rows;
+                report.raw_bytes += one.raw_bytes;
+                report.problems.extend(one.problems);
+            }
+            Err(e) => {
+                lock.release().await;
+                return Err(e);
+            }
+        }
     }
+    lock.release().await;
     Ok(report)
 }
 

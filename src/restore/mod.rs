@@ -30,8 +30,9 @@ use tracing::info;
 use crate::bridge::Bridge;
 use crate::catalog::{DatabaseSchema, Phase};
 use crate::config::{ConnectionUri, DestinationConfig};
+use crate::format::locks::ReadLock;
 use crate::format::store::{self, DumpRef};
-use crate::format::Manifest;
+use crate::format::{DumpId, Manifest};
 use crate::pg;
 use crate::progress::Progress;
 use tokio_util::sync::CancellationToken;
@@ -80,9 +81,33 @@ pub async fn run(
 ) -> Result<Manifest, RestoreError> {
     let last = store::resolve(bridge.as_ref(), which).await?;
     let chain = store::chain(bridge.as_ref(), &last).await?;
-    if chain.len() > 1 && !options.full && in_place(destination, bridge.as_ref(), options, &chain, cancel).await? {
-        return Ok(last);
+    // Every dump read stays in the bridge until the restore is done.
+    let ids: Vec<DumpId> = chain.iter().map(|m| m.id.clone()).collect();
+    let lock = ReadLock::take(bridge.clone(), &ids, "restore").await?;
+    let outcome = restore_chain(destination, bridge, &chain, options, progress, cancel).await;
+    lock.release().await;
+    outcome.map(|()| last)
+}
+
+/// Restores `chain` (a base and the deltas after it) into the destination.
+async fn restore_chain(
+    destination: &ConnectionUri,
+    bridge: Arc<dyn Bridge>,
+    chain: &[Manifest],
+    options: &RestoreOptions,
+    progress: &Progress,
+    cancel: &CancellationToken,
+) -> Result<(), RestoreError> {
+    // A delete that came before the lock: fail now, not halfway.
+    for manifest in chain {
+        if store::read_manifest(bridge.as_ref(), &manifest.id).await?.is_none() {
+            return Err(store::StoreError::UnknownDump { store: bridge.describe(), id: manifest.id.to_string() }.into());
+        }
     }
+    if chain.len() > 1 && !options.full && in_place(destination, bridge.as_ref(), options, chain, cancel).await? {
+        return Ok(());
+    }
+    let last = chain.last().expect("a chain has its last dump");
     let (manifest, deltas) = chain.split_first().expect("a chain has its base");
     let globals = match &manifest.globals_key {
         Some(key) => Some(store::read_globals(bridge.as_ref(), key).await?),
@@ -151,7 +176,7 @@ pub async fn run(
         info!(database = %target, "restored");
     }
     info!(dump = %last.id, rows = manifest.totals.rows, changes_applied = deltas.len(), "restore complete");
-    Ok(last)
+    Ok(())
 }
 
 /// The materialized views to refresh once changes are applied (as a full

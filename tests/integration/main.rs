@@ -7,6 +7,7 @@ mod failures;
 mod faithful;
 mod harness;
 mod incremental;
+mod load;
 mod privacy;
 mod roundtrip;
 mod s3;

@@ -32,6 +32,9 @@ struct S3 {
     access_key_id: String,
     secret_access_key: String,
     region: String,
+    /// How long requests are retried: short, so that a store meant to be
+    /// unreachable fails the test's run quickly.
+    retry_seconds: u64,
 }
 
 fn s3() -> S3 {
@@ -46,6 +49,7 @@ fn s3() -> S3 {
         access_key_id: var("REPLIBYTE_S3_ACCESS_KEY_ID"),
         secret_access_key: var("REPLIBYTE_S3_SECRET_ACCESS_KEY"),
         region: var("REPLIBYTE_S3_REGION"),
+        retry_seconds: 3,
     }
 }
 
@@ -53,8 +57,8 @@ impl S3 {
     /// The `bridge:` section of a config for this endpoint under `prefix`.
     fn bridge_yaml(&self, prefix: &str) -> String {
         format!(
-            "bridge:\n  type: s3\n  bucket: {}\n  prefix: {prefix}\n  region: {}\n  endpoint: {}\n  access_key_id: {}\n  secret_access_key: {}\n",
-            self.bucket, self.region, self.endpoint, self.access_key_id, self.secret_access_key
+            "bridge:\n  type: s3\n  bucket: {}\n  prefix: {prefix}\n  region: {}\n  endpoint: {}\n  access_key_id: {}\n  secret_access_key: {}\n  retry_seconds: {}\n",
+            self.bucket, self.region, self.endpoint, self.access_key_id, self.secret_access_key, self.retry_seconds
         )
     }
 
@@ -399,4 +403,53 @@ async fn a_store_stopped_mid_dump_leaves_no_complete_dump_and_no_upload_behind()
     assert!(s3.uploads(&prefix).await.is_empty(), "unfinished uploads left: {:?}", s3.uploads(&prefix).await);
     assert!(s3.keys(&prefix).await.iter().all(|k| k.ends_with("index.json")), "{:?}", s3.keys(&prefix).await);
     drop_database(&source).await;
+}
+
+/// A store down for five seconds in the middle of a dump and of a restore
+/// is ridden out: requests are retried until it is back, an interrupted
+/// download resumes where it stopped, and both runs complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_down_for_five_seconds_is_ridden_out_by_a_dump_and_a_restore() {
+    let (store, mut s3) = OwnStore::start(48373);
+    s3.retry_seconds = 60;
+    let source = unique_name("s3outage_src");
+    let target = unique_name("s3outage_dst");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let prefix = unique_prefix("outage");
+    let config = config(&ws, &source, &target, &s3.bridge_yaml(&prefix));
+
+    let dump = replibyte(&config, &["dump", "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_uploads(&s3, &prefix, "a multipart upload", |n| n > 0).await;
+    store.kill();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    store.restart();
+    let out = dump.wait_with_output().unwrap();
+    assert!(out.status.success(), "the dump did not ride out the outage: {}", stderr(&out));
+    assert_eq!(complete_ids(&listed(&config)).len(), 1);
+
+    let restore = replibyte(&config, &["restore", "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
+    let admin = server().connect("postgres").await;
+    let started = Instant::now();
+    loop {
+        let loading: i64 = admin
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"public\".\"big\"%'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if loading > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the restore never loaded the big table");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.kill();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    store.restart();
+    let out = restore.wait_with_output().unwrap();
+    assert!(out.status.success(), "the restore did not ride out the outage: {}", stderr(&out));
+    assert_identical(&source, &target).await;
+    s3.clear(&prefix).await;
+    drop_database(&source).await;
+    drop_database(&target).await;
 }

@@ -10,18 +10,27 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::Client;
 
-use super::{S3Settings, MAX_ATTEMPTS};
+use super::{S3Settings, MIN_ATTEMPTS};
 
 /// Longest wait for the first byte of an answer, counted from the start of
 /// the request: it includes sending a whole part, so it allows a slow
 /// uplink, and still ends a request to a server that hangs.
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 /// A client for the store `settings` describe.
 pub(super) async fn build(settings: &S3Settings) -> Client {
     // The SDK's standard retry: throttling (429, SlowDown), 5xx and
-    // transport errors are retried with exponential backoff and jitter.
-    let retry = RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS);
+    // transport errors (a store that is down or restarting) are retried
+    // with exponential backoff and jitter, backoffs capped so that a store
+    // coming back is found soon; as many attempts as fill `retry`.
+    let attempts = (settings.retry.as_secs_f64() / (MAX_BACKOFF.as_secs_f64() / 2.0)).ceil() as u32;
+    let retry = RetryConfig::standard()
+        .with_max_attempts(attempts.max(MIN_ATTEMPTS))
+        .with_initial_backoff(Duration::from_millis(250))
+        .with_max_backoff(MAX_BACKOFF);
     let timeouts = TimeoutConfig::builder().read_timeout(FIRST_BYTE_TIMEOUT).build();
     let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
         .or_default_provider()

@@ -11,7 +11,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStreamError;
 
-use super::{Store, MAX_ATTEMPTS};
+use super::Store;
 use crate::bridge::BridgeError;
 
 type Failure<E> = SdkError<E, HttpResponse>;
@@ -48,7 +48,7 @@ impl Store {
         let endpoint = self.endpoint.as_deref().unwrap_or("AWS S3");
         match error {
             SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-                format!("cannot reach {endpoint}: {}", root_cause(error))
+                format!("cannot reach {endpoint} (retried for `retry_seconds`): {}", root_cause(error))
             }
             // Before any byte is sent: no credentials found, for one.
             SdkError::DispatchFailure(_) => format!("cannot send the request: {}", root_cause(error)),
@@ -92,7 +92,7 @@ impl Store {
                 format!("access denied: the credentials lack a permission this needs ({said})")
             }
             _ if status.is_some_and(|s| s == 429 || s >= 500) => {
-                format!("the store kept failing after {MAX_ATTEMPTS} attempts ({said})")
+                format!("the store kept failing for `retry_seconds` ({said})")
             }
             _ => said,
         }

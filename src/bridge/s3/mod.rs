@@ -9,7 +9,7 @@
 //!   `(PARTS_IN_FLIGHT + 1) × PART_SIZE` = 15 MiB, whatever the object's size.
 //! - **Downloads stream** straight from the response body.
 //! - **Failures.** The SDK retries throttling, 5xx and transport errors
-//!   with backoff ([`MAX_ATTEMPTS`] attempts). A failed, aborted or dropped
+//!   with backoff for `retry_seconds` (60 by default). A failed, aborted or dropped
 //!   writer aborts its multipart upload. What a killed process or a dead
 //!   server leaves behind is swept when the bridge is next opened: every
 //!   multipart upload under the prefix started more than
@@ -24,6 +24,7 @@
 
 mod client;
 mod error;
+mod reader;
 mod settings;
 mod uploads;
 mod writer;
@@ -51,8 +52,9 @@ const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Parts of one object uploading at once.
 const PARTS_IN_FLIGHT: usize = 2;
 
-/// Attempts per request, the first included.
-const MAX_ATTEMPTS: u32 = 5;
+/// Fewest attempts per request, the first included (`retry_seconds` may
+/// allow more).
+const MIN_ATTEMPTS: u32 = 3;
 
 /// Age past which an unfinished multipart upload is taken as abandoned.
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(60 * 60);
@@ -158,7 +160,8 @@ impl Bridge for S3Bridge {
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader> {
-        Ok(Box::new(self.get_object(key).await?.body.into_async_read()))
+        let body = self.get_object(key).await?.body;
+        Ok(Box::new(reader::Resuming::new(self.store.clone(), key, body)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {

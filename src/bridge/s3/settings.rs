@@ -6,6 +6,10 @@ use aws_sdk_s3::config::Credentials;
 use crate::bridge::{BridgeError, Result};
 use crate::config::BridgeConfig;
 
+/// How long a failing request is retried by default: an outage of a few
+/// seconds (a store restarting) is ridden out.
+const DEFAULT_RETRY_SECONDS: u64 = 60;
+
 /// What the S3 bridge needs to know, ready to use.
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -18,6 +22,8 @@ pub struct S3Settings {
     /// `None`: the AWS credential chain.
     pub credentials: Option<Credentials>,
     pub path_style: bool,
+    /// How long a failing request is retried.
+    pub retry: std::time::Duration,
 }
 
 impl TryFrom<&BridgeConfig> for S3Settings {
@@ -35,6 +41,7 @@ impl TryFrom<&BridgeConfig> for S3Settings {
             access_key_id,
             secret_access_key,
             force_path_style,
+            retry_seconds,
             ..
         } = config
         else {
@@ -65,6 +72,7 @@ impl TryFrom<&BridgeConfig> for S3Settings {
             prefix: folder(prefix.as_ref().map_or("", |p| p.0.as_str())),
             region: region.as_ref().map(|r| r.0.clone()).filter(|r| !r.is_empty()),
             path_style: force_path_style.unwrap_or(endpoint.is_some()),
+            retry: std::time::Duration::from_secs(retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS)),
             endpoint,
             credentials,
         })

@@ -9,6 +9,7 @@
 #   RUNS=1 scripts/bench.sh             one run per tool instead of the median of 3
 #   NO_S3=1 scripts/bench.sh            without the S3 runs (SeaweedFS is started
 #                                        on loopback by scripts/s3.sh otherwise)
+#   NO_INCREMENTAL=1, NO_SCAN=1          without the incremental or privacy-scan runs
 #
 # Prints wall time, CPU seconds (user+sys of the client process tree: the
 # server's own work is not counted for any tool), peak RSS and stored bytes
@@ -151,11 +152,15 @@ fi
 if [ -z "${NO_INCREMENTAL:-}" ]; then
   inc_db=${source_db}_inc
   inc_config=$out/bench-incremental.yaml
-  sed "s|^  secret: bench-secret|  incremental: true\n  secret: bench-secret|; s|/$source_db\$|/$inc_db|; s|/${source_db}_replibyte\$|/${inc_db}_copy|; s|path: $out/bridge-transformed|path: $out/bridge-incremental|" "$transformed" > "$inc_config"
+  # The copy goes to a second server, as in a real deployment: the
+  # source's WAL, which a delta decodes, then holds only the source's work.
+  second_port=$((PGPORT + 1))
+  scripts/pg.sh start "$second_port" >/dev/null
+  sed "s|^  secret: bench-secret|  incremental: true\n  secret: bench-secret|; s|/$source_db\$|/$inc_db|; s|:$PGPORT/${source_db}_replibyte\$|:$second_port/${inc_db}_copy|; s|path: $out/bridge-transformed|path: $out/bridge-incremental|" "$transformed" > "$inc_config"
   changes=scripts/bench/changes.sql
   for run in $(seq "$RUNS"); do
     "$replibyte" -c "$inc_config" dump drop-slot >/dev/null 2>&1 || true
-    "$bin/dropdb" --if-exists --force "$inc_db"; "$bin/dropdb" --if-exists --force "${inc_db}_copy"
+    "$bin/dropdb" --if-exists --force "$inc_db"; "$bin/dropdb" -p "$second_port" --if-exists --force "${inc_db}_copy"
     "$bin/createdb" -T "$source_db" "$inc_db"
     rm -rf "$out/bridge-incremental"
     measure_once "replibyte dump -j$jobs, incremental base" "$out/bridge-incremental" : "$replibyte" -c "$inc_config" dump --jobs "$jobs"
@@ -181,7 +186,20 @@ if [ -z "${NO_INCREMENTAL:-}" ]; then
   "${psql[@]}" -d "$inc_db" -f "$changes"
   "${psql[@]}" -d "$inc_db" -At -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal_before')" > "$out/wal-replica"
   "${psql[@]}" -d postgres -c "ALTER SYSTEM RESET wal_level" && scripts/pg.sh restart >/dev/null
-  "$bin/dropdb" --if-exists --force "$inc_db"; "$bin/dropdb" --if-exists --force "${inc_db}_copy"
+  "$bin/dropdb" --if-exists --force "$inc_db"; "$bin/dropdb" -p "$second_port" --if-exists --force "${inc_db}_copy"
+fi
+
+# The privacy guard (issue 15): `scan` of the whole database, and the
+# dump's own scan (the default, `unmasked_pii: warn`) against a dump that
+# skips it, taking turns.
+if [ -z "${NO_SCAN:-}" ]; then
+  unscanned=$out/bench-unscanned.yaml
+  sed "s|^bridge:|  unmasked_pii: ignore\nbridge:|" "$config" > "$unscanned"
+  measure "replibyte scan" "" : "$replibyte" -c "$config" scan
+  for _ in $(seq "$RUNS"); do
+    measure_once "replibyte dump -j$jobs, unmasked_pii: ignore" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$unscanned" dump --jobs "$jobs" || true
+    measure_once "replibyte dump -j$jobs, scanned (unmasked_pii: warn)" "$out/bridge" 'rm -rf "$out/bridge"' "$replibyte" -c "$config" dump --jobs "$jobs" || true
+  done
 fi
 
 if [ -z "${ONLY_REPLIBYTE:-}" ]; then
@@ -255,6 +273,13 @@ for what, ours, theirs, bound in checks:
 peak = max(int(r[3]) for r in rows if r[0].startswith("replibyte")) / 1024
 print(f"\nPeak RSS of replibyte over every run above: {peak:.0f} MiB (bound 64 MiB).")
 
+scan, scanned, unscanned = "replibyte scan", f"{dump}, scanned (unmasked_pii: warn)", f"{dump}, unmasked_pii: ignore"
+if scan in by:
+    print(f"\n`replibyte scan` of the whole database: {float(by[scan][1]):.2f} s (bound 10 s), peak RSS {int(by[scan][3])/1024:.0f} MiB.")
+if scanned in by and unscanned in by:
+    ratio = col(scanned, 1) / col(unscanned, 1)
+    print(f"Dump with its privacy scan vs without: {ratio:.3f} (bound 1.05, {'met' if ratio <= 1.05 else 'not met'}).")
+
 # Incremental: the delta against the base (a full dump with the same
 # transformers), medians of the runs.
 base, delta = f"{dump}, incremental base", f"{dump}, delta (1 % of rows changed)"
@@ -275,6 +300,7 @@ if base in by and delta in by:
             ratio = ours / theirs
             print(f"| {cell(what)} | {ratio:.3f} | ≤ {bound:.2f} | {'yes' if ratio <= bound else 'no'} |")
     logical, replica = values("wal-logical-*"), values("wal-replica")
+    print(f"\nDelta: {statistics.median(delta_bytes)/2**20:.2f} MiB stored." if delta_bytes else "")
     if logical and replica:
         l, r = statistics.median(logical), replica[0]
         print(f"\nWAL written by the changes: {l/2**20:.1f} MiB under wal_level=logical, {r/2**20:.1f} MiB under replica ({(l/r - 1)*100:+.1f} %).")

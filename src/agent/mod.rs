@@ -8,11 +8,12 @@
 //! cancelled restore leaves the destination as it was), and `run` returns.
 
 mod control;
+mod metrics;
 pub mod runner;
 mod schedule;
 pub mod state;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -49,11 +50,26 @@ pub async fn run(config: Config, retry: RetryPolicy, shutdown: CancellationToken
     }
     let password = control_password(&config)?;
 
+    if let Some(metrics) = &config.metrics {
+        let address = format!("{}:{}", metrics.bind, metrics.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| format!("metrics: {}:{} is not an address to listen on", metrics.bind, metrics.port))?;
+        metrics::serve(address).map_err(anyhow::Error::msg)?;
+        info!(%address, "serving Prometheus metrics on /metrics");
+    }
     let bridge: Arc<dyn bridge::Bridge> = Arc::from(bridge::open(&config.bridge).await?);
     let config = Arc::new(config);
     let state = Arc::new(AgentState::default());
     let runner = Arc::new(Runner::new(config.clone(), bridge.clone(), state.clone(), retry, shutdown.clone()));
-    let handler = Arc::new(control::ControlHandler { state: state.clone(), runner: runner.clone(), bridge });
+    runner.bridge_metrics().await;
+    let handler = Arc::new(control::ControlHandler {
+        state: state.clone(),
+        runner: runner.clone(),
+        bridge,
+        parser: Default::default(),
+    });
     let control = control::serve(&config.bind, config.port, password, handler, shutdown.clone())
         .await
         .with_context(|| format!("cannot listen on the control port {}:{}", config.bind, config.port))?;

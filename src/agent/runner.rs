@@ -13,13 +13,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::state::{AgentState, RunKind};
+use super::state::{AgentState, RunKind, RunTables};
 use crate::bridge::Bridge;
 use crate::config::{Config, RetryConfig};
 use crate::dump::{self, DumpError, DumpOptions};
 use crate::format::retention;
 use crate::format::store::{self, DumpRef, StoreError};
-use crate::progress::Progress;
+use crate::progress::{Progress, TableFigures};
 use crate::restore::{self, RestoreError, RestoreOptions};
 
 /// How failed runs are retried.
@@ -154,9 +154,13 @@ impl Runner {
                 RunKind::Restore => self.restore_once().await,
             };
             drop(turn);
+            self.bridge_metrics().await;
             match outcome {
                 Ok(done) => {
                     info!("{} run {}", kind.label(), done.status);
+                    if !done.tables.is_empty() {
+                        self.state.set_tables(RunTables { kind, dump_id: done.dump_id.clone(), tables: done.tables });
+                    }
                     self.state.finished(|run| {
                         run.status = done.status;
                         run.dump_id = done.dump_id;
@@ -198,18 +202,35 @@ impl Runner {
         }
     }
 
+    /// What the bridge holds, for `/metrics`.
+    pub async fn bridge_metrics(&self) {
+        if let Ok(dumps) = store::list(self.bridge.as_ref()).await {
+            let complete: Vec<_> = dumps.iter().filter(|d| d.is_complete()).collect();
+            super::metrics::bridge(complete.len(), complete.iter().map(|d| d.size_bytes).sum());
+        }
+    }
+
+    /// The WAL an incremental chain's slot holds back, for `/metrics`.
+    async fn slot_metrics(&self, source: &crate::config::SourceConfig) {
+        if !source.incremental.enabled {
+            return;
+        }
+        let Ok(client) = crate::pg::connect(&source.connection_uri, "replibyte agent").await else { return };
+        let Ok(row) = client.query_one("SELECT pg_catalog.current_database()::text", &[]).await else { return };
+        let slot = source.incremental.slot.clone().unwrap_or_else(|| crate::changes::slot::default_name(row.get(0)));
+        if let Ok(Some(state)) = crate::changes::slot::state(&client, &slot).await {
+            super::metrics::retained_wal(state.retained_bytes);
+        }
+    }
+
     async fn dump_once(&self) -> Result<Done, Failure> {
         let source = self.config.source().map_err(Failure::from_error)?;
         let options = DumpOptions::from_config(source, &self.config.path, None).map_err(Failure::from_error)?;
-        let manifest = dump::run(
-            &source.connection_uri,
-            self.bridge.clone(),
-            &options,
-            &Progress::quiet("dumped"),
-            &self.shutdown,
-        )
-        .await
-        .map_err(|e| Failure { cancelled: matches!(e, DumpError::Cancelled), message: format!("{e:#}") })?;
+        let progress = Progress::recorded("dumped");
+        let manifest = dump::run(&source.connection_uri, self.bridge.clone(), &options, &progress, &self.shutdown)
+            .await
+            .map_err(|e| Failure { cancelled: matches!(e, DumpError::Cancelled), message: format!("{e:#}") })?;
+        self.slot_metrics(source).await;
         if let Some(policy) = &source.retention {
             match retention::prune(self.bridge.as_ref(), policy, chrono::Utc::now()).await {
                 Ok(deleted) if !deleted.is_empty() => info!(deleted = deleted.len(), "retention pruned old dumps"),
@@ -222,6 +243,7 @@ impl Runner {
             dump_id: Some(manifest.id.to_string()),
             rows: manifest.totals.rows,
             bytes: manifest.totals.stored_bytes,
+            tables: progress.figures(),
         })
     }
 
@@ -229,30 +251,26 @@ impl Runner {
         let destination = self.config.destination().map_err(Failure::from_error)?;
         let latest = match store::resolve(self.bridge.as_ref(), &DumpRef::Latest).await {
             Ok(latest) => latest,
-            Err(StoreError::NoDumps { .. }) => return Ok(Done { status: "skipped", dump_id: None, rows: 0, bytes: 0 }),
+            Err(StoreError::NoDumps { .. }) => return Ok(Done::skipped(None)),
             Err(e) => return Err(Failure::from_error(e)),
         };
         let restored = restore::restored_dump_id(&destination.connection_uri, &latest.databases).await;
         if restored.as_deref() == Some(latest.id.as_str()) {
-            return Ok(Done { status: "skipped", dump_id: Some(latest.id.to_string()), rows: 0, bytes: 0 });
+            return Ok(Done::skipped(Some(latest.id.to_string())));
         }
         let options = RestoreOptions::from_config(destination, None);
         let which = DumpRef::Id(latest.id.clone());
-        let manifest = restore::run(
-            &destination.connection_uri,
-            self.bridge.clone(),
-            &which,
-            &options,
-            &Progress::quiet("restored"),
-            &self.shutdown,
-        )
-        .await
-        .map_err(|e| Failure { cancelled: matches!(e, RestoreError::Cancelled), message: format!("{e:#}") })?;
+        let progress = Progress::recorded("restored");
+        let manifest =
+            restore::run(&destination.connection_uri, self.bridge.clone(), &which, &options, &progress, &self.shutdown)
+                .await
+                .map_err(|e| Failure { cancelled: matches!(e, RestoreError::Cancelled), message: format!("{e:#}") })?;
         Ok(Done {
             status: "succeeded",
             dump_id: Some(manifest.id.to_string()),
             rows: manifest.totals.rows,
             bytes: manifest.totals.stored_bytes,
+            tables: progress.figures(),
         })
     }
 }
@@ -263,6 +281,14 @@ struct Done {
     dump_id: Option<String>,
     rows: u64,
     bytes: u64,
+    tables: Vec<TableFigures>,
+}
+
+impl Done {
+    /// Nothing to do (no dump yet, or the latest is already restored).
+    fn skipped(dump_id: Option<String>) -> Self {
+        Done { status: "skipped", dump_id, rows: 0, bytes: 0, tables: Vec::new() }
+    }
 }
 
 /// A run that did not.

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::progress::TableFigures;
+
 /// How many finished runs are remembered.
 const HISTORY: usize = 200;
 
@@ -52,6 +54,16 @@ struct Inner {
     current: Option<RunRecord>,
     next_dump: Option<DateTime<Utc>>,
     next_restore: Option<DateTime<Utc>>,
+    /// The latest successful dump's tables, then the latest restore's.
+    tables: Vec<RunTables>,
+}
+
+/// What each table moved in the latest successful run of a kind.
+#[derive(Debug, Clone)]
+pub struct RunTables {
+    pub kind: RunKind,
+    pub dump_id: Option<String>,
+    pub tables: Vec<TableFigures>,
 }
 
 /// A snapshot of the agent's status.
@@ -69,6 +81,7 @@ impl AgentState {
     }
 
     pub fn started(&self, kind: RunKind) {
+        super::metrics::started(kind);
         self.lock().current = Some(RunRecord {
             kind,
             started_at: Utc::now(),
@@ -87,6 +100,7 @@ impl AgentState {
         if let Some(mut run) = inner.current.take() {
             run.finished_at = Some(Utc::now());
             outcome(&mut run);
+            super::metrics::finished(&run);
             inner.push(run);
         }
     }
@@ -94,7 +108,7 @@ impl AgentState {
     /// Records a run that was due but did not start.
     pub fn skipped(&self, kind: RunKind, reason: &str) {
         let now = Utc::now();
-        self.lock().push(RunRecord {
+        let run = RunRecord {
             kind,
             started_at: now,
             finished_at: Some(now),
@@ -103,7 +117,9 @@ impl AgentState {
             dump_id: None,
             rows: 0,
             bytes: 0,
-        });
+        };
+        super::metrics::finished(&run);
+        self.lock().push(run);
     }
 
     pub fn set_next(&self, kind: RunKind, at: Option<DateTime<Utc>>) {
@@ -112,6 +128,19 @@ impl AgentState {
             RunKind::Dump => inner.next_dump = at,
             RunKind::Restore => inner.next_restore = at,
         }
+    }
+
+    /// Keeps what each table moved in a successful run, in place of the
+    /// previous run of that kind.
+    pub fn set_tables(&self, run: RunTables) {
+        let mut inner = self.lock();
+        inner.tables.retain(|t| t.kind != run.kind);
+        inner.tables.push(run);
+    }
+
+    /// The tables of the latest successful dump and restore.
+    pub fn tables(&self) -> Vec<RunTables> {
+        self.lock().tables.clone()
     }
 
     /// Every run, newest first (the running one included).

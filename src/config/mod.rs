@@ -58,6 +58,8 @@ pub struct Config {
     pub control: Option<ControlConfig>,
     /// How the agent retries a failed run.
     pub retry: Option<RetryConfig>,
+    /// The agent's Prometheus metrics.
+    pub metrics: Option<MetricsConfig>,
     /// Where the file was read from, for messages.
     #[serde(skip)]
     pub path: PathBuf,
@@ -69,6 +71,22 @@ pub struct Config {
 pub struct ControlConfig {
     /// Required when `bind` is not a loopback address.
     pub password: Option<Secret>,
+}
+
+/// `metrics:` — where the agent serves `/metrics`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Loopback by default; any other address exposes the metrics to the
+    /// network (they hold no secret).
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    #[serde(default = "default_metrics_port")]
+    pub port: u16,
+}
+
+fn default_metrics_port() -> u16 {
+    9187
 }
 
 /// `retry:` — how the agent retries a failed run.

@@ -51,8 +51,7 @@ pub async fn dump(
     } else {
         statement::copy_out(&table.schema, &table.name, &columns, table.format, filter.as_deref())
     };
-    let label = if part.of > 1 { format!("{name} [{}/{}]", part.number + 1, part.of) } else { name.clone() };
-    let mut task = context.progress.table(&label, part.estimated_bytes.max(0) as u64);
+    let mut task = context.progress.table_part(&name, part.number, part.of, part.estimated_bytes.max(0) as u64);
 
     let stream = client.copy_out(&sql).await.map_err(|e| DumpError::table(&name, crate::pg::error_message(&e)))?;
     futures::pin_mut!(stream);

@@ -96,6 +96,12 @@ async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
+/// A `timestamptz` in PostgreSQL's text form (`2026-12-01 08:00:00.123+00`).
+fn timestamptz(text: &str) -> Option<DateTime<Utc>> {
+    let full_offset = format!("{text}:00");
+    DateTime::parse_from_str(&full_offset, "%Y-%m-%d %H:%M:%S%.f%:z").ok().map(|t| t.with_timezone(&Utc))
+}
+
 /// Asks the agent for a run of `kind` (`dump` or `restore`) now; returns the
 /// moment before, for [`finished_run`].
 async fn ask_now(client: &Client, kind: &str) -> DateTime<Utc> {
@@ -121,7 +127,7 @@ async fn finished_run(
     let start = Instant::now();
     loop {
         let run = rows(client, "SELECT * FROM replibyte.runs").await.into_iter().find(|r| {
-            let started = r[1].as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let started = r[1].as_deref().and_then(timestamptz);
             let refused = r[3].as_deref() == Some("skipped") && r[4].is_some();
             r[0].as_deref() == Some(kind) && started.is_some_and(|t| t >= since) && !refused
         });
@@ -215,7 +221,7 @@ async fn the_control_port_runs_dumps_and_restores_now_with_retention_and_no_over
 
     let error = control.simple_query("DELETE FROM replibyte.dumps").await.unwrap_err();
     let message = error.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
-    assert!(message.contains("unsupported statement") && message.contains("replibyte.runs"), "{message}");
+    assert!(message.contains("read-only") && message.contains("replibyte.runs"), "{message}");
 
     // A second dump asked for while the first runs is refused and recorded.
     let since = ask_now(&control, "dump").await;
@@ -356,4 +362,175 @@ fn a_control_port_open_to_the_network_needs_a_password() {
     let nothing = ws.write("nothing.yaml", "source:\n  connection_uri: postgres://u@127.0.0.1:1/db\n");
     let out = replibyte(&nothing, &[]).output().unwrap();
     assert!(stderr(&out).contains("nothing to schedule"), "{}", stderr(&out));
+}
+
+/// Output of psql (the referee's) on the control port, unaligned, tuples
+/// only; `Err` with its stderr when it fails.
+fn psql(port: u16, sql: &str) -> Result<String, String> {
+    let output = std::process::Command::new(pg_tool("psql"))
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-F",
+            "|",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "operator",
+            "-d",
+            "replibyte",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).to_string())
+    }
+}
+
+/// The body of `GET /metrics`.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port answers");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{head}");
+    body.to_string()
+}
+
+/// Prometheus text format: `# HELP`/`# TYPE` lines and samples
+/// `name{label="value",…} number`; returns the samples by `name{labels}`.
+fn parse_prometheus(text: &str) -> std::collections::HashMap<String, f64> {
+    let sample =
+        regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})?) (\S+)$"#).unwrap();
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if line.starts_with('#') {
+            assert!(line.starts_with("# HELP ") || line.starts_with("# TYPE "), "not Prometheus text: {line}");
+            continue;
+        }
+        let captures = sample.captures(line).unwrap_or_else(|| panic!("not a Prometheus sample: {line}"));
+        let value: f64 = captures[4].parse().unwrap_or_else(|_| panic!("not a number: {line}"));
+        samples.insert(captures[1].to_string(), value);
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_port_answers_sql_from_psql_and_drivers_and_metrics_match_the_runs() {
+    let source = unique_name("agent_sql_src");
+    let target = unique_name("agent_sql_dst");
+    load_fixture(&source, "sample.sql").await;
+    let ws = Workspace::new();
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = agent_config(&ws, &source, &target, port, &format!("  cron: \"{NEVER}\"\n"), NEVER);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("metrics:\n  port: {metrics_port}\n"));
+    std::fs::write(&config, text).unwrap();
+    let mut agent = Agent::start(&config, port, ws.dir.path().join("agent.log"));
+    let control = agent.control().await;
+
+    let since = ask_now(&control, "dump").await;
+    let dump = finished_run(&agent, &control, "dump", since, Duration::from_secs(60)).await;
+    assert_eq!(dump[3].as_deref(), Some("succeeded"), "{dump:?}\n{}", agent.log());
+    let since = ask_now(&control, "restore").await;
+    let restore = finished_run(&agent, &control, "restore", since, Duration::from_secs(60)).await;
+    assert_eq!(restore[3].as_deref(), Some("succeeded"), "{restore:?}\n{}", agent.log());
+    let dump_id = dump[5].clone().unwrap();
+
+    // psql, simple protocol: filters, projections, aggregates, grouping,
+    // ordering, limits, comparisons on timestamps.
+    assert_eq!(psql(port, "SELECT count(*) FROM replibyte.dumps WHERE status = 'complete'"), Ok("1".into()));
+    assert_eq!(psql(port, "SELECT id FROM replibyte.dumps WHERE status='complete'"), Ok(dump_id.clone()));
+    assert_eq!(
+        psql(port, "SELECT kind, count(*), sum(rows) > 0 FROM replibyte.runs GROUP BY kind ORDER BY kind DESC LIMIT 1"),
+        Ok("restore|1|1".into())
+    );
+    assert_eq!(
+        psql(
+            port,
+            "SELECT count(*) FROM replibyte.runs WHERE started_at > '2020-01-01T00:00:00Z' AND finished_at <= now()"
+        ),
+        Ok("2".into())
+    );
+    assert_eq!(psql(port, "SELECT count(*) FROM replibyte.runs WHERE started_at > now()"), Ok("0".into()));
+    assert_eq!(psql(port, "SELECT state, running FROM replibyte.status"), Ok("idle|f".into()));
+    // Per table, the dump's figures: its rows are the source's.
+    let tables = psql(port, "SELECT name, rows FROM replibyte.tables WHERE run = 'dump' ORDER BY name").unwrap();
+    let admin = server().connect(&source).await;
+    assert!(tables.lines().count() >= 3, "{tables}");
+    for line in tables.lines() {
+        let (name, rows) = line.split_once('|').unwrap();
+        let counted: i64 = admin.query_one(&format!("SELECT count(*) FROM {name}"), &[]).await.unwrap().get(0);
+        assert_eq!(rows.parse::<i64>().unwrap(), counted, "{name}");
+    }
+    let restored = psql(port, "SELECT sum(rows) FROM replibyte.tables WHERE run = 'restore' AND dump_id = (SELECT max(id) FROM replibyte.dumps)");
+    assert_eq!(restored.unwrap(), dump[6].clone().unwrap(), "restore's tables add up to the dump's rows");
+    // Writes and DDL are refused, with what is understood.
+    for write in ["DELETE FROM replibyte.dumps", "UPDATE replibyte.runs SET status = 'x'", "DROP TABLE replibyte.runs"]
+    {
+        let error = psql(port, write).unwrap_err();
+        assert!(error.contains("read-only") && error.contains("replibyte.tables"), "{write}: {error}");
+    }
+
+    // A driver, extended protocol: prepared statements, typed columns and
+    // parameters.
+    let rows = control
+        .query("SELECT id, created_at, size_bytes, complete FROM replibyte.dumps WHERE status = $1", &[&"complete"])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>(0), dump_id);
+    let created: DateTime<Utc> = rows[0].get(1);
+    assert!(created <= Utc::now() && created > since - chrono::Duration::minutes(5), "{created}");
+    assert!(rows[0].get::<_, i64>(2) > 0);
+    assert!(rows[0].get::<_, bool>(3));
+    let typed = control
+        .prepare_typed(
+            "SELECT count(*) FROM replibyte.runs WHERE rows >= $1 AND started_at > $2",
+            &[tokio_postgres::types::Type::INT8, tokio_postgres::types::Type::TIMESTAMPTZ],
+        )
+        .await
+        .unwrap();
+    let old = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(control.query_one(&typed, &[&1i64, &old]).await.unwrap().get::<_, i64>(0), 2);
+    assert_eq!(control.query_one(&typed, &[&i64::MAX, &old]).await.unwrap().get::<_, i64>(0), 0);
+    let error = control.query("DELETE FROM replibyte.dumps WHERE id = $1", &[&dump_id]).await.unwrap_err();
+    assert!(error.as_db_error().unwrap().message().contains("read-only"), "{error}");
+
+    // /metrics: Prometheus text whose figures are replibyte.runs'.
+    let metrics = parse_prometheus(&scrape(metrics_port));
+    let by_status = psql(port, "SELECT kind, status, count(*) FROM replibyte.runs GROUP BY kind, status").unwrap();
+    for line in by_status.lines() {
+        let parts: Vec<&str> = line.split('|').collect();
+        let key = format!("replibyte_runs_total{{kind=\"{}\",status=\"{}\"}}", parts[0], parts[1]);
+        assert_eq!(metrics.get(&key).copied(), Some(parts[2].parse().unwrap()), "{key} in {metrics:?}");
+    }
+    assert_eq!(metrics.get("replibyte_runs_total{kind=\"dump\",status=\"failed\"}"), Some(&0.0));
+    for (kind, run) in [("dump", &dump), ("restore", &restore)] {
+        let gauge = |name: &str| metrics.get(&format!("{name}{{kind=\"{kind}\"}}")).copied();
+        assert_eq!(gauge("replibyte_last_success_rows"), run[6].as_deref().map(|v| v.parse().unwrap()), "{kind}");
+        assert_eq!(gauge("replibyte_last_success_bytes"), run[7].as_deref().map(|v| v.parse().unwrap()), "{kind}");
+        let finished = timestamptz(run[2].as_deref().unwrap()).unwrap();
+        let at = gauge("replibyte_last_success_timestamp_seconds").unwrap();
+        assert!((at - finished.timestamp_millis() as f64 / 1000.0).abs() < 0.002, "{kind}: {at} vs {finished}");
+        assert!(gauge("replibyte_last_success_duration_seconds").unwrap() > 0.0);
+        assert_eq!(gauge("replibyte_runs_in_progress"), Some(0.0));
+    }
+    assert_eq!(metrics.get("replibyte_bridge_dumps"), Some(&1.0));
+    let size = psql(port, "SELECT size_bytes FROM replibyte.dumps").unwrap();
+    assert_eq!(metrics.get("replibyte_bridge_bytes").copied(), Some(size.parse().unwrap()));
+
+    drop(control);
+    let status = agent.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}\n{}", agent.log());
+    drop_database(&source).await;
+    drop_database(&target).await;
 }

@@ -1,12 +1,14 @@
 //! The control port: a tiny PostgreSQL-protocol server, so the tools every
 //! operator already has work on the agent: `pg_isready` as a health check,
-//! `psql` to look at dumps and runs and to trigger a run now.
+//! `psql`, a driver or Grafana to query dumps, runs and tables with SQL
+//! ([`sql`]), `CALL` to trigger a run now.
 //!
 //! Loopback binds need no password; any other bind requires
 //! `control.password` (MD5 authentication, which every client supports).
 
 mod handler;
 mod query;
+mod sql;
 
 use std::sync::Arc;
 
@@ -14,7 +16,6 @@ use pgwire::api::auth::md5pass::{hash_md5_password, Md5PasswordAuthStartupHandle
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password};
 use pgwire::api::copy::NoopCopyHandler;
-use pgwire::api::query::PlaceholderExtendedQueryHandler;
 use pgwire::api::{NoopErrorHandler, PgWireServerHandlers};
 use pgwire::error::PgWireResult;
 use tokio::net::TcpListener;
@@ -77,15 +78,15 @@ impl NoopStartupHandler for ControlHandler {}
 impl PgWireServerHandlers for Open {
     type StartupHandler = ControlHandler;
     type SimpleQueryHandler = ControlHandler;
-    type ExtendedQueryHandler = PlaceholderExtendedQueryHandler;
+    type ExtendedQueryHandler = ControlHandler;
     type CopyHandler = NoopCopyHandler;
     type ErrorHandler = NoopErrorHandler;
 
     fn simple_query_handler(&self) -> Arc<ControlHandler> {
         self.0.clone()
     }
-    fn extended_query_handler(&self) -> Arc<PlaceholderExtendedQueryHandler> {
-        Arc::new(PlaceholderExtendedQueryHandler)
+    fn extended_query_handler(&self) -> Arc<ControlHandler> {
+        self.0.clone()
     }
     fn startup_handler(&self) -> Arc<ControlHandler> {
         self.0.clone()
@@ -107,15 +108,15 @@ struct Protected {
 impl PgWireServerHandlers for Protected {
     type StartupHandler = Md5PasswordAuthStartupHandler<FixedPassword, DefaultServerParameterProvider>;
     type SimpleQueryHandler = ControlHandler;
-    type ExtendedQueryHandler = PlaceholderExtendedQueryHandler;
+    type ExtendedQueryHandler = ControlHandler;
     type CopyHandler = NoopCopyHandler;
     type ErrorHandler = NoopErrorHandler;
 
     fn simple_query_handler(&self) -> Arc<ControlHandler> {
         self.handler.clone()
     }
-    fn extended_query_handler(&self) -> Arc<PlaceholderExtendedQueryHandler> {
-        Arc::new(PlaceholderExtendedQueryHandler)
+    fn extended_query_handler(&self) -> Arc<ControlHandler> {
+        self.handler.clone()
     }
     fn startup_handler(&self) -> Arc<Self::StartupHandler> {
         self.startup.clone()

@@ -31,8 +31,7 @@ psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1)
 source_db=bench_$scale
 
 echo "== building replibyte (release)" >&2
-cargo build --release --quiet
-replibyte=$PWD/target/release/replibyte
+replibyte=$(scripts/release.sh)
 
 if ! "${psql[@]}" -d "$source_db" -At -c "SELECT 1 FROM events LIMIT 1" >/dev/null 2>&1; then
   echo "== generating $source_db (scale $scale)" >&2

@@ -117,11 +117,13 @@ impl DumpOptions {
 /// Whether the rest of `source` goes with incremental dumps.
 fn incremental_fits(source: &SourceConfig) -> Result<(), String> {
     if !source.subset.is_empty() || source.databases != Databases::FromUri || source.globals {
-        return Err("works on one database, without a subset or globals: leave out source.databases,                     source.subset and source.globals, or incremental"
+        return Err("works on one database, without a subset or globals: leave out source.databases, \
+                    source.subset and source.globals, or incremental"
             .into());
     }
     if !source.transformers.is_empty() && source.secret.is_none() {
-        return Err("with transformers, deltas need source.secret: without it each run draws other fakes,                     and a changed row would no longer match its base"
+        return Err("with transformers, deltas need source.secret: without it each run draws other fakes, \
+                    and a changed row would no longer match its base"
             .into());
     }
     if source.incremental.slot.as_ref().is_some_and(|s| !s.starts_with(crate::changes::slot::PREFIX)) {

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::DumpId;
-use crate::bridge::{Bridge, Result};
+use crate::bridge::{Bridge, BridgeError, Result};
 
 /// How often a held lock is rewritten.
 pub const REFRESH: Duration = Duration::from_secs(30);
@@ -133,9 +133,18 @@ pub async fn holders(bridge: &dyn Bridge, dump: &DumpId) -> Result<Vec<LockInfo>
     let now = Utc::now();
     let mut live = Vec::new();
     for object in bridge.list(&dir(dump)).await? {
-        let parsed = bridge.get(&object.key).await.ok().and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok());
-        match parsed {
-            Some(info) if !info.is_stale(now) => live.push(info),
+        // A lock that cannot be read is not taken for stale: the deletion
+        // fails instead of removing a live reader's lock. One gone since
+        // the listing was released.
+        let bytes = match bridge.get(&object.key).await {
+            Ok(bytes) => bytes,
+            Err(BridgeError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        match serde_json::from_slice::<LockInfo>(&bytes) {
+            Ok(info) if !info.is_stale(now) => live.push(info),
+            // Stale, or not a lock at all (objects appear whole, so never
+            // a lock half written).
             _ => {
                 let _ = bridge.delete(&object.key).await;
             }

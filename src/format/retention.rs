@@ -79,7 +79,7 @@ pub async fn prune(
     let mut kept_for_readers = Vec::new();
     for id in &doomed {
         if let Some(reader) = super::locks::holders(bridge, id).await?.first() {
-            tracing::info!(dump = %id, "not deleted: it is being read by {}; the next prune deletes it", reader.describe());
+            tracing::info!(dump = %id, "not deleted: it is being read by {}; a later prune deletes it if the policy still selects it", reader.describe());
             kept_for_readers.push(id.clone());
         }
     }
@@ -91,14 +91,17 @@ pub async fn prune(
         }
     }
     doomed.retain(|id| !kept_for_readers.contains(id));
-    for id in &doomed {
-        match store::delete(bridge, id).await {
-            // Locked between the check and now: kept, said so.
+    let mut deleted = Vec::with_capacity(doomed.len());
+    for id in doomed {
+        match store::delete(bridge, &id).await {
+            // Locked between the check and now: kept, said so, not
+            // reported as deleted.
             Err(StoreError::Locked { id, by }) => tracing::info!(dump = %id, "not deleted: it is being read by {by}"),
-            other => other?,
+            Err(e) => return Err(e),
+            Ok(()) => deleted.push(id),
         }
     }
-    Ok(doomed)
+    Ok(deleted)
 }
 
 #[cfg(test)]

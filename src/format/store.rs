@@ -26,7 +26,7 @@ pub enum StoreError {
     NoDumps { store: String },
     #[error("{store}: dump {id} applies to dump {parent}, which is not in the bridge: restore an older full dump, or take a new base (`replibyte dump`)")]
     BrokenChain { store: String, id: String, parent: String },
-    #[error("dump {id} is being read by {by}: not deleted; delete it once that is done (the next prune does)")]
+    #[error("dump {id} is being read by {by}: not deleted; delete it once that is done")]
     Locked { id: String, by: String },
 }
 

@@ -172,9 +172,16 @@ pub fn consistency(
 ) -> Vec<Problem> {
     let known = signatures(rules, leaves);
     let mut problems = Vec::new();
+    // `transient` keeps the values, as no transformer does; `null` on the
+    // referencing side cannot break a key (a null reference is never
+    // checked).
+    let changing = |s: Option<Signature>| s.filter(|s| s.transformer != "transient");
     for link in links {
-        let referencing = side(&known, &link.referencing_leaves, &link.referencing_column);
-        let referenced = side(&known, &link.referenced_leaves, &link.referenced_column);
+        let referencing = changing(side(&known, &link.referencing_leaves, &link.referencing_column));
+        if referencing.as_ref().is_some_and(|s| s.transformer == "null") {
+            continue;
+        }
+        let referenced = changing(side(&known, &link.referenced_leaves, &link.referenced_column));
         let here = format!("{}.{}", link.referencing, link.referencing_column);
         let there = format!("{}.{}", link.referenced, link.referenced_column);
         let (at, message) = match (&referencing, &referenced) {
@@ -213,4 +220,60 @@ pub fn consistency(
     problems.sort_by(|a, b| a.message.cmp(&b.message));
     problems.dedup_by(|a, b| a.message == b.message);
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    /// Rules with one transformer on each `(table, column, transformer)`.
+    fn rules(columns: &[(&str, &str, &str)]) -> Rules {
+        let mut yaml = "source:\n  connection_uri: postgres://h/db\n  transformers:\n".to_string();
+        for (table, column, transformer) in columns {
+            yaml.push_str(&format!(
+                "    - {{schema: public, table: {table}, columns: [{{name: {column}, transformer: {transformer}}}]}}\n"
+            ));
+        }
+        let config = Config::parse(&yaml, Path::new("conf.yaml")).unwrap();
+        Rules::new(config.source().unwrap(), Path::new("conf.yaml"))
+    }
+
+    fn orders_to_customers() -> Vec<Link> {
+        vec![Link {
+            constraint: "orders_customer_fkey".into(),
+            referencing: "public.orders".into(),
+            referenced: "public.customers".into(),
+            referencing_column: "customer_email".into(),
+            referenced_column: "email".into(),
+            referencing_leaves: vec![("public".into(), "orders".into())],
+            referenced_leaves: vec![("public".into(), "customers".into())],
+        }]
+    }
+
+    fn problems(columns: &[(&str, &str, &str)]) -> usize {
+        consistency(&rules(columns), &orders_to_customers(), &HashMap::new()).len()
+    }
+
+    #[test]
+    fn both_sides_of_a_key_must_change_alike() {
+        assert_eq!(problems(&[]), 0);
+        assert_eq!(problems(&[("customers", "email", "email"), ("orders", "customer_email", "email")]), 0);
+        assert_eq!(problems(&[("customers", "email", "email")]), 1);
+        assert_eq!(problems(&[("orders", "customer_email", "email")]), 1);
+        assert_eq!(problems(&[("customers", "email", "email"), ("orders", "customer_email", "hash")]), 1);
+    }
+
+    #[test]
+    fn transient_keeps_values_and_a_null_reference_breaks_nothing() {
+        assert_eq!(problems(&[("customers", "email", "transient"), ("orders", "customer_email", "transient")]), 0);
+        assert_eq!(problems(&[("customers", "email", "transient")]), 0);
+        assert_eq!(problems(&[("orders", "customer_email", "transient")]), 0);
+        assert_eq!(problems(&[("customers", "email", "email"), ("orders", "customer_email", "transient")]), 1);
+        assert_eq!(problems(&[("customers", "email", "email"), ("orders", "customer_email", "null")]), 0);
+        assert_eq!(problems(&[("orders", "customer_email", "null")]), 0);
+        assert_eq!(problems(&[("customers", "email", "null")]), 1);
+    }
 }

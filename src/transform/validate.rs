@@ -54,7 +54,16 @@ pub async fn plan(
     let mut problems = Vec::new();
     // Transformers that follow references reach the referencing columns
     // first, so those are checked like the others.
-    let links = references::links(client).await?;
+    // Keys between tables whose rows are dumped: a table out of scope
+    // (only_tables, skip_tables, skip_data) neither breaks a key nor is
+    // reached by `follow_references`.
+    let dumped =
+        |leaves: &[(String, String)]| leaves.iter().all(|(s, t)| tables.iter().any(|d| d.schema == *s && d.name == *t));
+    let links: Vec<_> = references::links(client)
+        .await?
+        .into_iter()
+        .filter(|l| dumped(&l.referencing_leaves) && dumped(&l.referenced_leaves))
+        .collect();
     let configured: Vec<TableName> = rules.tables.iter().map(|t| (t.schema.clone(), t.table.clone())).collect();
     let expanded = references::follow(rules, &links, &facts::leaves(client, &configured).await?);
     let rules = &expanded;

@@ -6,6 +6,8 @@ use std::fmt::Write;
 
 use super::{Category, Finding};
 use crate::catalog::ColumnInfo;
+use crate::transform::registry;
+use crate::transform::types::Type;
 
 /// The transformer for a column (or, with `path`, a value inside a JSON
 /// column) of `category`. One that keeps values unique where the column
@@ -18,24 +20,35 @@ pub fn transformer(category: Category, column: &ColumnInfo, path: Option<&str>) 
     inner(category, column).to_string()
 }
 
-/// The transformer for one value of `category`.
+/// The transformer for one value of `category`: the first of its
+/// candidates that can write the column's type (`check` would refuse the
+/// others); where the column is unique, one that keeps values unique.
 fn inner(category: Category, column: &ColumnInfo) -> &'static str {
+    let ty = Type::from_oid(column.type_oid).unwrap_or(Type::TEXT);
+    let accepts = |name: &&'static str| registry::find(name).is_some_and(|kind| (kind.accepts)(&ty));
     let name = column.name.to_lowercase();
-    let integer = matches!(column.type_oid, 20 | 21 | 23 | 1700);
-    match category {
-        Category::Email => "email",
-        _ if column.unique => "hash",
-        Category::Phone => "phone-number",
-        Category::PersonName if ["last", "surname", "family"].iter().any(|w| name.contains(w)) => "last-name",
-        Category::PersonName => "first-name",
-        Category::DateOfBirth => "random-date",
-        Category::PaymentCard if integer => "hash",
-        Category::PaymentCard => "credit-card",
-        Category::IpAddress if matches!(column.type_oid, 869 | 650) => "null",
-        Category::PostalAddress | Category::NationalId | Category::Iban | Category::IpAddress | Category::FreeText => {
-            "redacted"
-        }
+    let unique: &[&str] = match category {
+        Category::Email => &["email", "hash", "pseudonym", "uuid"],
+        _ => &["hash", "pseudonym", "uuid"],
+    };
+    if column.unique {
+        // No keeper of uniqueness writes this type: nulls never collide.
+        return unique.iter().copied().find(accepts).unwrap_or("null");
     }
+    let candidates: &[&str] = match category {
+        Category::Email => &["email", "redacted"],
+        Category::Phone => &["phone-number", "redacted"],
+        Category::PersonName if ["last", "surname", "family"].iter().any(|w| name.contains(w)) => {
+            &["last-name", "redacted"]
+        }
+        Category::PersonName => &["first-name", "redacted"],
+        Category::DateOfBirth => &["random-date", "random"],
+        Category::PaymentCard => &["credit-card", "hash", "random"],
+        Category::IpAddress => &["redacted"],
+        Category::PostalAddress | Category::NationalId | Category::Iban | Category::FreeText => &["redacted", "random"],
+    };
+    // `null` writes every type, and a unique column may hold many nulls.
+    candidates.iter().copied().find(accepts).unwrap_or("null")
 }
 
 /// What one column gets: its transformer, the paths a `json` transformer
@@ -62,8 +75,10 @@ pub fn yaml(findings: &[Finding]) -> String {
             f.evidence
         ));
         if let Some(path) = &f.path {
+            // A value inside JSON is text to the transformer; the path's
+            // words tell a last name.
             let info = ColumnInfo {
-                name: String::new(),
+                name: path.clone(),
                 type_name: "text".into(),
                 type_oid: 25,
                 not_null: false,
@@ -106,5 +121,36 @@ fn yaml_text(text: &str) -> String {
         text.to_string()
     } else {
         serde_json::to_string(text).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, type_oid: u32, unique: bool) -> ColumnInfo {
+        ColumnInfo { name: name.into(), type_name: String::new(), type_oid, not_null: true, unique }
+    }
+
+    #[test]
+    fn suggestions_fit_the_column_type() {
+        const TEXT: u32 = 25;
+        const INT8: u32 = 20;
+        const NUMERIC: u32 = 1700;
+        const DATE: u32 = 1082;
+        const INET: u32 = 869;
+        assert_eq!(inner(Category::PaymentCard, &column("pan", TEXT, false)), "credit-card");
+        assert_eq!(inner(Category::PaymentCard, &column("pan", INT8, false)), "hash");
+        assert_eq!(inner(Category::PaymentCard, &column("pan", NUMERIC, false)), "random");
+        assert_eq!(inner(Category::PaymentCard, &column("pan", NUMERIC, true)), "null");
+        assert_eq!(inner(Category::DateOfBirth, &column("born", DATE, false)), "random-date");
+        assert_eq!(inner(Category::DateOfBirth, &column("born", TEXT, false)), "random");
+        assert_eq!(inner(Category::DateOfBirth, &column("born", DATE, true)), "null");
+        assert_eq!(inner(Category::IpAddress, &column("ip", INET, false)), "null");
+        assert_eq!(inner(Category::IpAddress, &column("ip", TEXT, false)), "redacted");
+        assert_eq!(inner(Category::Email, &column("email", TEXT, true)), "email");
+        assert_eq!(inner(Category::PersonName, &column("name", TEXT, true)), "hash");
+        assert_eq!(inner(Category::PersonName, &column("owner.last_name", TEXT, false)), "last-name");
+        assert_eq!(inner(Category::PersonName, &column("owner.first", TEXT, false)), "first-name");
     }
 }

@@ -35,3 +35,23 @@ echo "== cargo test"
 # Two test threads: the machine has two cores, and every integration test
 # also drives PostgreSQL.
 cargo test --quiet -- --test-threads=2 "$@"
+
+# The quickstart as a newcomer runs it, with cargo building somewhere else
+# than ./target (a common CARGO_TARGET_DIR): it must find its binary, and
+# the copy's customers must show none of the source's names and emails.
+echo "== scripts/quickstart.sh (CARGO_TARGET_DIR=target/elsewhere)"
+if [ $# -eq 0 ]; then
+  quickstart=$(CARGO_TARGET_DIR=$PWD/target/elsewhere scripts/quickstart.sh 2>&1) || { echo "$quickstart"; exit 1; }
+  rows=$(echo "$quickstart" | sed -n '/the same customers: source, then copy/,/== done/p')
+  source_rows=$(echo "$rows" | awk '/^ *id *\|/ { table++ } table == 1 && /^ *[0-9]+ *\|/')
+  copy_rows=$(echo "$rows" | awk '/^ *id *\|/ { table++ } table == 2 && /^ *[0-9]+ *\|/')
+  [ "$(echo "$source_rows" | grep -c .)" = 3 ] && [ "$(echo "$copy_rows" | grep -c .)" = 3 ] \
+    || { echo "quickstart: expected 3 customers on each side:"; echo "$rows"; exit 1; }
+  # Row by row (same ids): the email and the full name changed. (A fake
+  # first or last name alone may happen to equal the original.)
+  changed=$(paste -d '\n' <(echo "$source_rows") <(echo "$copy_rows") | awk -F'|' '
+    NR % 2 == 1 { id = $1; name = $2 $3; email = $4; next }
+    $1 == id && $2 $3 != name && $4 != email { n++ } END { print n + 0 }')
+  [ "$changed" = 3 ] || { echo "quickstart: the copy shows source values:"; echo "$rows"; exit 1; }
+  echo "quickstart: ok"
+fi

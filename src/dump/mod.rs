@@ -31,6 +31,7 @@ use tracing::{info, warn};
 use crate::bridge::Bridge;
 use crate::catalog::scope::Scope;
 use crate::catalog::{self, ServerVersion, TableData};
+use crate::changes::slot;
 use crate::config::{
     incremental, ConnectionUri, Databases, Incremental, SourceConfig, SubsetTable, UnmaskedPii, Unreached,
 };
@@ -282,51 +283,72 @@ async fn dump_database(
         Some(slot) => Some(chain::prepare_base(&coordinator, slot, options).await?),
         None => None,
     };
-    // Choosing a subset needs temporary tables, hence a writable session.
-    let snapshot = begin_snapshot(&coordinator, options.subset.is_empty()).await?;
-    lock_tables(&coordinator).await?;
-    let server_version =
-        query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
-    let schema = read_schema(&coordinator, options).await?;
-    let replication = match (base_slot, slot_start) {
-        (Some(slot), Some(prepared)) => Some(chain::base_replication(&coordinator, slot, id, prepared, &schema).await?),
-        _ => None,
-    };
-    let plans = options.rules.plan(&coordinator, &schema.tables).await?;
-    if !plans.is_empty() {
-        info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
-    }
-    privacy::guard(&coordinator, &schema.tables, &plans, options.unmasked_pii).await?;
-    let chosen = if options.subset.is_empty() {
-        HashMap::new()
-    } else {
-        subset::choose(&coordinator, &schema.tables, &options.subset, options.subset_unreached).await?
-    };
-    let database = schema.database.name.clone();
-    let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
+    let dumped: Result<DatabaseDump, DumpError> = async {
+        // Choosing a subset needs temporary tables, hence a writable session.
+        let snapshot = begin_snapshot(&coordinator, options.subset.is_empty()).await?;
+        lock_tables(&coordinator).await?;
+        let server_version =
+            query_one(&coordinator, "server version", "SELECT pg_catalog.current_setting('server_version')").await?;
+        let schema = read_schema(&coordinator, options).await?;
+        let replication = match (base_slot, slot_start) {
+            (Some(slot), Some(prepared)) => {
+                Some(chain::base_replication(&coordinator, slot, id, prepared, &schema).await?)
+            }
+            _ => None,
+        };
+        let plans = options.rules.plan(&coordinator, &schema.tables).await?;
+        if !plans.is_empty() {
+            info!(dump = %id, tables = plans.len(), columns = options.rules.columns(), "transformers checked");
+        }
+        privacy::guard(&coordinator, &schema.tables, &plans, options.unmasked_pii).await?;
+        let chosen = if options.subset.is_empty() {
+            HashMap::new()
+        } else {
+            subset::choose(&coordinator, &schema.tables, &options.subset, options.subset_unreached).await?
+        };
+        let database = schema.database.name.clone();
+        let (schema_key, schema_bytes) = store::write_schema(bridge.as_ref(), id, &schema).await?;
 
-    let tables = copy_tables(
-        source,
-        &coordinator,
-        &chosen,
-        &snapshot,
-        &database,
-        id,
-        bridge.clone(),
-        schema.tables.clone(),
-        plans,
-        options,
-        progress,
-    )
-    .await?;
-    // The snapshot must outlive every worker's import; end it only now.
-    coordinator.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
-    Ok(DatabaseDump {
-        entry: DatabaseEntry { name: database, schema_key, tables, changes: None },
-        schema_bytes,
-        server_version,
-        replication,
-    })
+        let tables = copy_tables(
+            source,
+            &coordinator,
+            &chosen,
+            &snapshot,
+            &database,
+            id,
+            bridge.clone(),
+            schema.tables.clone(),
+            plans,
+            options,
+            progress,
+        )
+        .await?;
+        // The snapshot must outlive every worker's import; end it only now.
+        coordinator
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| DumpError::query("ending the snapshot transaction", &e))?;
+        Ok(DatabaseDump {
+            entry: DatabaseEntry { name: database, schema_key, tables, changes: None },
+            schema_bytes,
+            server_version,
+            replication,
+        })
+    }
+    .await;
+    if let (Err(_), Some(slot)) = (&dumped, base_slot) {
+        // A failed base leaves no slot holding WAL back for a chain that
+        // does not exist (the next base would drop it, but maybe never).
+        match pg::connect(source, "replibyte dump").await {
+            Ok(client) => {
+                if let Err(e) = slot::drop(&client, slot).await {
+                    warn!(slot, "the failed base's replication slot was not dropped: {e}");
+                }
+            }
+            Err(e) => warn!(slot, "the failed base's replication slot was not dropped: {e}"),
+        }
+    }
+    dumped
 }
 
 /// The database's schema, narrowed to the scope; warnings logged.

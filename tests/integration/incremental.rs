@@ -225,3 +225,21 @@ async fn a_schema_change_or_too_much_wal_starts_a_new_base() {
     assert_eq!(dumps(&limited)[0].1, "full");
     drop_slot(&source, &limited).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_refused_by_the_privacy_guard_leaves_no_slot() {
+    let source = unique_name("inc_guard_src");
+    load_fixture(&source, "sample.sql").await;
+    let ws = Workspace::new();
+    let config = ws.config(&source, "unused", "  incremental: true\n  unmasked_pii: fail\n");
+    let output = replibyte(&config, &["dump"]).output().unwrap();
+    assert_fails_with(&output, "has no transformer", &server().password);
+    let client = server().connect(&source).await;
+    let slots: i64 = client
+        .query_one("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 0, "the failed base's slot holds WAL back");
+    drop_database(&source).await;
+}

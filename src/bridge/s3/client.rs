@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::Client;
@@ -48,7 +48,12 @@ pub(super) async fn build(settings: &S3Settings) -> Client {
         // stores, and a dump carries its own end-to-end checksums (each
         // segment's in the manifest, zstd's in every frame).
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        // The SDK also bounds retries by a quota shared by every request
+        // of the process (500 tokens, 5-10 a retry): a store down for a
+        // minute would spend it long before `retry` is over. The attempts
+        // and backoffs above are the bound instead.
+        .retry_partition(RetryPartition::custom("replibyte-bridge").token_bucket(TokenBucket::unlimited()).build());
     if let Some(endpoint) = &settings.endpoint {
         config = config.endpoint_url(endpoint);
     }

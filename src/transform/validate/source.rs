@@ -1,53 +1,44 @@
-//! Checking the transformer config against the source, before any row
-//! moves: every table and column it names must exist; every transformer
-//! must exist, accept the column's type and its options; and what it writes
-//! must fit the column: NOT NULL, the length limit of `varchar(n)`, a
-//! unique index, CHECK constraints and domains ([`checks`]).
-//!
-//! Every problem is collected, not just the first, so one `check` run shows
-//! all that needs fixing.
+//! [`Rules::plan`]: every check of the config against the source, in
+//! order: foreign keys followed and kept consistent, the tables, each
+//! column, then the constraints on a sample; and the plans when nothing is
+//! wrong.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use tokio_postgres::Client;
 
-use super::checks;
-use super::facts::{self, ColumnFacts, TableName};
-use super::plan::Step;
-use super::references;
-use super::registry::{self, closest};
-use super::rules::{Part, Problem};
-use super::{Length, Plans, Rules, RulesError, TablePlan, UNIQUE_BITS};
+use super::facts::{self, TableName};
+use super::planned::{PlannedColumn, PlannedTable};
+use super::problems::{Part, Problem, RulesError};
+use super::rules::Rules;
+use super::{column, constraints, references};
 use crate::catalog::TableData;
-use crate::config::ColumnTransformer;
 use crate::copy::CopyFormat;
+use crate::transform::plan::{Plans, TablePlan};
+use crate::transform::registry::closest;
 
-/// A table with transformed columns, as checked.
-pub struct PlannedTable<'a> {
-    pub table: &'a TableData,
-    /// Index of its entry in `source.transformers`.
-    pub entry: usize,
-    pub columns: Vec<PlannedColumn>,
-}
-
-/// A transformed column, as checked.
-pub struct PlannedColumn {
-    /// Index of its entry in the table entry's `columns`.
-    pub entry: usize,
-    pub facts: ColumnFacts,
-    pub step: Step,
+impl Rules {
+    /// Checks every configured transformer against the catalog the source
+    /// `client` is connected to (`tables` as the catalog reader found them)
+    /// and builds the plans of the tables with transformed columns.
+    ///
+    /// Runs before any row is copied, inside the dump's snapshot.
+    ///
+    /// # Errors
+    /// Every problem found, each with its config line; or a failing query.
+    pub async fn plan(&self, client: &Client, tables: &[TableData]) -> Result<Plans, RulesError> {
+        match plan(self, client, tables).await? {
+            Ok(plans) => Ok(plans),
+            Err(problems) => Err(RulesError::invalid(&self.config_path, problems)),
+        }
+    }
 }
 
 /// The plans of `rules` on this source, or every problem found.
 ///
 /// # Errors
 /// A failing query (problems with the config are the inner error).
-pub async fn plan(
-    rules: &Rules,
-    client: &Client,
-    tables: &[TableData],
-) -> Result<Result<Plans, Vec<Problem>>, RulesError> {
+async fn plan(rules: &Rules, client: &Client, tables: &[TableData]) -> Result<Result<Plans, Vec<Problem>>, RulesError> {
     if rules.is_empty() {
         return Ok(Ok(Plans::default()));
     }
@@ -109,7 +100,7 @@ pub async fn plan(
         for (j, configured) in entry.columns.iter().enumerate() {
             let key = (table.schema.clone(), table.name.clone(), configured.name.clone());
             let result = if seen.insert(key.clone()) {
-                column(rules, &format!("{}.{}", entry.schema, entry.table), table, configured, facts.get(&key))
+                column::check(rules, &format!("{}.{}", entry.schema, entry.table), table, configured, facts.get(&key))
             } else {
                 Err((Part::Name, format!("column {}.{} has more than one transformer", key.1, key.2)))
             };
@@ -122,7 +113,7 @@ pub async fn plan(
     }
     // Constraints are tested with the columns that passed, so one run
     // reports those problems too.
-    problems.extend(checks::sample(client, &planned).await?);
+    problems.extend(constraints::sample(client, &planned).await?);
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -132,93 +123,6 @@ pub async fn plan(
         plans.insert(&table.table.schema, &table.table.name, TablePlan::new(steps));
     }
     Ok(Ok(plans))
-}
-
-/// Builds and checks one column's transformer: its facts and step, or what
-/// is wrong and where.
-fn column(
-    rules: &Rules,
-    shown: &str,
-    table: &TableData,
-    configured: &ColumnTransformer,
-    facts: Option<&ColumnFacts>,
-) -> Result<(ColumnFacts, Step), (Part, String)> {
-    let at = format!("column {shown}.{}", configured.name);
-    let Some(index) = table.columns.iter().position(|c| c.name == configured.name) else {
-        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-        return Err((
-            Part::Name,
-            format!("{at} does not exist (or is generated); {}", suggest(&configured.name, &names)),
-        ));
-    };
-    let info = &table.columns[index];
-    let facts = facts.ok_or_else(|| (Part::Name, format!("{at}: its type could not be read from the catalog")))?;
-    let Some(kind) = registry::find(&configured.transformer) else {
-        let message =
-            format!("unknown transformer `{}`; {}", configured.transformer, registry::suggest(&configured.transformer));
-        return Err((Part::Transformer, message));
-    };
-    if !(kind.accepts)(&facts.column.ty) {
-        return Err((
-            Part::Transformer,
-            format!(
-                "{at} is of type {}, which transformer `{}` cannot write; it accepts {}",
-                info.type_name,
-                kind.name,
-                kind.accepted_types()
-            ),
-        ));
-    }
-    let part = if configured.options.is_some() { Part::Options } else { Part::Transformer };
-    let transformer = kind
-        .build(configured.options.as_ref(), &facts.column, &rules.keys, rules.dir())
-        .map_err(|e| (part, format!("{at}, transformer `{}`: {e}", kind.name)))?;
-    let promised = transformer.guarantees();
-    if info.not_null && promised.makes_nulls {
-        return Err((
-            part,
-            format!("{at} is NOT NULL, but transformer `{}` can write NULL; choose one that writes values", kind.name),
-        ));
-    }
-    if let Some(max) = facts.column.max_chars {
-        let too_long = match promised.length {
-            Length::AtMost(n) => (n > max).then(|| format!("up to {n} characters")),
-            Length::Unbounded => Some("values of any length".to_string()),
-            Length::Same => None,
-        };
-        if let Some(writes) = too_long {
-            return Err((
-                part,
-                format!(
-                    "{at} is {} (at most {max} characters), but transformer `{}` writes {writes}; \
-                     choose options or a transformer that write shorter values",
-                    info.type_name, kind.name
-                ),
-            ));
-        }
-    }
-    if info.unique && promised.unique_bits < UNIQUE_BITS {
-        return Err((
-            Part::Transformer,
-            format!(
-                "{at} is under a unique index or primary key, but transformer `{}` cannot keep its values unique \
-                 (it needs {UNIQUE_BITS} bits of keyed hash per value, and carries {}); use email, hash or uuid, \
-                 which are unique by construction",
-                kind.name, promised.unique_bits
-            ),
-        ));
-    }
-    let step =
-        Step { index, column: info.name.clone(), transformer_name: kind.name, transformer: Arc::from(transformer) };
-    Ok((facts.clone(), step))
-}
-
-/// "did you mean …" among `names`, or the list of them.
-fn suggest(wanted: &str, names: &[&str]) -> String {
-    match closest(wanted, names.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => format!("there are: {}", names.join(", ")),
-    }
 }
 
 /// A hint for a table that does not exist.

@@ -67,7 +67,7 @@ fn build(name: &str, options: &str, ty: Type) -> Box<dyn Transformer> {
     let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
     registry::find(name)
         .unwrap()
-        .build(options.as_ref(), &ColumnType::of(ty), &Keys::from_secret("bench"), Path::new("."))
+        .build(options.as_ref(), &ColumnType::of(ty), &Keys::from_secret("bench"), Path::new("."), registry::lookup)
         .unwrap()
 }
 

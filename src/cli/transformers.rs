@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::transform::registry::{self, Kind};
+use crate::transform::registry;
+use crate::transform::spec::Kind;
 
 /// Prints the list on stdout.
 pub fn list() {

@@ -11,7 +11,7 @@
 //! - without a secret, the root key is drawn at random once per run: outputs
 //!   change from run to run, and still agree within one dump;
 //! - distinct inputs give independent outputs, which is what uniqueness by
-//!   construction rests on (see [`super::Guarantees::unique_bits`]).
+//!   construction rests on (see [`super::spec::Guarantees::unique_bits`]).
 //!
 //! Key schedule (BLAKE3, once per dump): `root = derive_key(ROOT_CONTEXT,
 //! secret)`, then one key per transformer *configuration* (`keyed_hash(root,

@@ -6,8 +6,8 @@
 //! accepts digits that are not normalized (leading or trailing zero groups)
 //! and normalizes them itself.
 
+use super::error::ValueError;
 use super::key::Draw;
-use super::ValueError;
 
 const POSITIVE: u16 = 0x0000;
 const NEGATIVE: u16 = 0x4000;

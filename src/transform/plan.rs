@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::{Field, Transformer, ValueError};
+use super::error::ValueError;
+use super::spec::{Field, Transformer};
 use crate::catalog::TableData;
 
 /// One transformed column of a table.
@@ -165,7 +166,7 @@ impl Rewriter<'_> {
 mod tests {
     use super::*;
     use crate::copy::binary;
-    use crate::transform::Guarantees;
+    use crate::transform::spec::Guarantees;
 
     /// Upper-cases its input; NULL stays NULL.
     struct Upper;

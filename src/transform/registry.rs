@@ -2,82 +2,11 @@
 //!
 //! A [`Kind`] is what `replibyte transformer list` shows (name, summary,
 //! options, accepted types) and how a transformer is built for one column.
+//! The registry stands above the kinds: it imports them, they never import
+//! it (`json` gets [`lookup`] through its build context).
 
-use std::path::Path;
-
-use serde_yaml::Value;
-
-use super::key::{Key, Keys};
-use super::types::{self, ColumnType, Type};
-use super::{
-    basic, card, contact, dictionary, hash, json, options, person, pseudonym, random, range, text, Transformer,
-};
-
-/// One built-in transformer.
-pub struct Kind {
-    /// The name written in `transformer:`.
-    pub name: &'static str,
-    /// One line for `transformer list`.
-    pub summary: &'static str,
-    /// `(option, what it does and its default)`.
-    pub options: &'static [(&'static str, &'static str)],
-    /// Whether the transformer can write a column of this (base) type:
-    /// checked before any data moves.
-    pub accepts: fn(&Type) -> bool,
-    /// Builds the transformer for a column it accepts.
-    pub build: fn(&Build) -> Result<Box<dyn Transformer>, String>,
-}
-
-/// What a transformer is built from.
-pub struct Build<'a> {
-    pub options: Option<&'a Value>,
-    pub column: &'a ColumnType,
-    /// The key of this transformer configuration.
-    pub key: Key,
-    /// The dump's keys, for transformers that build others (`json`).
-    pub keys: &'a Keys,
-    /// Where relative paths in options are resolved: the config file's
-    /// folder.
-    pub dir: &'a Path,
-}
-
-impl Kind {
-    /// Builds this transformer for `column`, keyed by its name and options.
-    ///
-    /// # Errors
-    /// A type the transformer does not accept, or invalid options; the
-    /// message says what would be valid.
-    pub fn build(
-        &self,
-        options: Option<&Value>,
-        column: &ColumnType,
-        keys: &Keys,
-        dir: &Path,
-    ) -> Result<Box<dyn Transformer>, String> {
-        if !(self.accepts)(&column.ty) {
-            return Err(format!(
-                "transformer `{}` cannot write a column of type {}; it accepts {}",
-                self.name,
-                column.ty.name(),
-                self.accepted_types()
-            ));
-        }
-        let key = keys.derive(&format!("{}\0{}", self.name, options::canonical(options)));
-        (self.build)(&Build { options, column, key, keys, dir })
-    }
-
-    /// The common column types this transformer accepts, for messages and
-    /// `transformer list`.
-    pub fn accepted_types(&self) -> String {
-        // A type no transformer knows tells those that take anything.
-        if (self.accepts)(&Type::INET) {
-            return "every type".to_string();
-        }
-        let listed = types::listed();
-        let accepted: Vec<&str> = listed.iter().filter(|t| (self.accepts)(t)).map(Type::name).collect();
-        accepted.join(", ")
-    }
-}
+use super::kinds::{basic, card, contact, dictionary, hash, json, person, pseudonym, random, range, text};
+use super::spec::Kind;
 
 /// Every built-in transformer, in the order `transformer list` shows them.
 pub const ALL: &[Kind] = &[
@@ -109,9 +38,17 @@ pub fn find(name: &str) -> Option<&'static Kind> {
     ALL.iter().find(|k| k.name == name)
 }
 
+/// The transformer called `name`.
+///
+/// # Errors
+/// An unknown name, with a hint: the closest known one, or the list.
+pub fn lookup(name: &str) -> Result<&'static Kind, String> {
+    find(name).ok_or_else(|| format!("unknown transformer `{name}`; {}", suggest(name)))
+}
+
 /// A one-line hint for an unknown transformer name: the closest known one,
 /// or the list.
-pub fn suggest(name: &str) -> String {
+fn suggest(name: &str) -> String {
     match closest(name, ALL.iter().map(|k| k.name)) {
         Some(best) => format!("did you mean `{best}`? (`replibyte transformer list` shows them all)"),
         None => {
@@ -145,7 +82,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::transform::key::Keys;
+    use crate::transform::types::{ColumnType, Type};
 
     #[test]
     fn names_are_unique_and_findable() {
@@ -167,8 +108,8 @@ mod tests {
 
     #[test]
     fn a_type_mismatch_says_what_is_accepted() {
-        let err = match find("email").unwrap().build(None, &ColumnType::of(Type::INT4), &Keys::random(), Path::new("."))
-        {
+        let email = find("email").unwrap();
+        let err = match email.build(None, &ColumnType::of(Type::INT4), &Keys::random(), Path::new("."), lookup) {
             Err(e) => e,
             Ok(_) => panic!("email accepted an integer column"),
         };

@@ -10,7 +10,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 pub use postgres_types::Type;
 
-use super::ValueError;
+use super::error::ValueError;
 
 /// What a transformer is told about the column it writes: its base type
 /// (a domain's underlying type) and the limits the type modifier sets.
@@ -53,7 +53,7 @@ pub fn is_text(ty: &Type) -> bool {
 }
 
 /// The column types `transformer list` shows each transformer's
-/// [`accepts`](super::registry::Kind::accepts) against.
+/// [`accepts`](super::spec::Kind::accepts) against.
 pub fn listed() -> [Type; 17] {
     [
         Type::TEXT,

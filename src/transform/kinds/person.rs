@@ -10,9 +10,10 @@ use fake::locales::{
 };
 use serde::Deserialize;
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::{options, types, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::{options, types};
 
 type Names = &'static [&'static str];
 
@@ -109,11 +110,12 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::{ColumnType, Type};
 
     fn apply(kind: &Kind, options: &str, keys: &Keys, input: &str) -> String {
         let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
-        let t = kind.build(options.as_ref(), &ColumnType::of(Type::VARCHAR), keys, Path::new(".")).unwrap();
+        let t = kind.build(options.as_ref(), &ColumnType::of(Type::VARCHAR), keys, Path::new("."), no_lookup).unwrap();
         let mut out = Vec::new();
         assert_eq!(t.apply(Some(input.as_bytes()), &mut out).unwrap(), Field::Value);
         String::from_sql(&Type::VARCHAR, &out).unwrap()
@@ -136,10 +138,11 @@ mod tests {
 
     #[test]
     fn nulls_stay_null_and_locales_are_checked() {
-        let t = FIRST_NAME.build(None, &ColumnType::of(Type::TEXT), &Keys::random(), Path::new(".")).unwrap();
+        let t =
+            FIRST_NAME.build(None, &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."), no_lookup).unwrap();
         assert_eq!(t.apply(None, &mut Vec::new()).unwrap(), Field::Null);
         let bad: serde_yaml::Value = serde_yaml::from_str("locale: xx").unwrap();
-        let err = FIRST_NAME.build(Some(&bad), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."));
+        let err = FIRST_NAME.build(Some(&bad), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."), no_lookup);
         assert!(err.err().unwrap().contains("unknown locale \"xx\""));
     }
 }

@@ -3,10 +3,11 @@
 
 use serde::Deserialize;
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::types::{self, Int, Type};
-use super::{options, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::options;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::types::{self, Int, Type};
 
 pub const HASH: Kind = Kind {
     name: "hash",
@@ -140,11 +141,14 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::ColumnType;
 
     fn apply(kind: &Kind, options: &str, ty: Type, input: &[u8]) -> Vec<u8> {
         let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
-        let t = kind.build(options.as_ref(), &ColumnType::of(ty), &Keys::from_secret("k"), Path::new(".")).unwrap();
+        let t = kind
+            .build(options.as_ref(), &ColumnType::of(ty), &Keys::from_secret("k"), Path::new("."), no_lookup)
+            .unwrap();
         let mut out = Vec::new();
         t.apply(Some(input), &mut out).unwrap();
         out
@@ -165,6 +169,7 @@ mod tests {
             &ColumnType::of(Type::TEXT),
             &Keys::random(),
             Path::new("."),
+            no_lookup,
         );
         assert!(err.err().unwrap().contains("out of range 16..=64"));
     }

@@ -9,10 +9,11 @@
 //! stay non-negative, negative ones negative: ids stay positive). UUIDs: a
 //! Feistel network over all 128 bits.
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::types::{Int, Type};
-use super::{options, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::options;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::types::{Int, Type};
 
 pub const PSEUDONYM: Kind = Kind {
     name: "pseudonym",
@@ -147,10 +148,11 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::ColumnType;
 
     fn pseudonym(ty: Type, secret: &str) -> Box<dyn Transformer> {
-        PSEUDONYM.build(None, &ColumnType::of(ty), &Keys::from_secret(secret), Path::new(".")).unwrap()
+        PSEUDONYM.build(None, &ColumnType::of(ty), &Keys::from_secret(secret), Path::new("."), no_lookup).unwrap()
     }
 
     fn apply(t: &dyn Transformer, field: &[u8]) -> Vec<u8> {

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::{options, types, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::{options, types};
 
 pub const DICTIONARY: Kind = Kind {
     name: "dictionary",
@@ -105,11 +106,12 @@ impl Transformer for Dictionary {
 mod tests {
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::{ColumnType, Type};
 
     fn build(dir: &std::path::Path, options: &str) -> Result<Box<dyn Transformer>, String> {
         let options: serde_yaml::Value = serde_yaml::from_str(options).unwrap();
-        DICTIONARY.build(Some(&options), &ColumnType::of(Type::TEXT), &Keys::from_secret("d"), dir)
+        DICTIONARY.build(Some(&options), &ColumnType::of(Type::TEXT), &Keys::from_secret("d"), dir, no_lookup)
     }
 
     fn apply(t: &dyn Transformer, input: &str) -> Result<Option<String>, ValueError> {
@@ -128,7 +130,7 @@ mod tests {
         assert_eq!(apply(t.as_ref(), "Sales").unwrap().unwrap(), "Green");
         let picked = apply(t.as_ref(), "Legal").unwrap().unwrap();
         assert!(picked == "Blue" || picked == "Green");
-        assert_eq!(t.guarantees().length, crate::transform::Length::AtMost(5));
+        assert_eq!(t.guarantees().length, crate::transform::spec::Length::AtMost(5));
 
         let t = build(dir.path(), "{path: depts.yaml, missing: null}").unwrap();
         assert_eq!(apply(t.as_ref(), "Legal").unwrap(), None);

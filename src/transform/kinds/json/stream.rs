@@ -19,7 +19,8 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use super::{as_number, Step};
-use crate::transform::{Field, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::spec::{Field, Transformer};
 
 /// A set of paths of `replace`: bit `i` stands for the `i`-th.
 type Paths = u64;

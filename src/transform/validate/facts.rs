@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use super::types::ColumnType;
-use super::RulesError;
+use super::problems::RulesError;
+use crate::transform::types::ColumnType;
 
 /// `(schema, table)`.
 pub type TableName = (String, String);

@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::registry::{Build, Kind};
-use super::types::{self, parse_instant, Instant, Int, Type};
-use super::{numeric, options, Field, Guarantees, Length, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Length, Transformer};
+use crate::transform::types::{self, parse_instant, Instant, Int, Type};
+use crate::transform::{numeric, options};
 
 pub const TRANSIENT: Kind = Kind {
     name: "transient",
@@ -186,11 +187,12 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::ColumnType;
 
     fn constant(value: &str, ty: Type) -> Result<Option<Vec<u8>>, String> {
         let options: Value = serde_yaml::from_str(&format!("value: {value}")).unwrap();
-        let t = CONSTANT.build(Some(&options), &ColumnType::of(ty), &Keys::random(), Path::new("."))?;
+        let t = CONSTANT.build(Some(&options), &ColumnType::of(ty), &Keys::random(), Path::new("."), no_lookup)?;
         let mut out = Vec::new();
         Ok(match t.apply(Some(b"original"), &mut out).unwrap() {
             Field::Value => Some(out),
@@ -222,7 +224,7 @@ mod tests {
     fn bad_constants_are_refused_with_the_reason() {
         assert!(constant("70000", Type::INT2).unwrap_err().contains("out of range for int2"));
         assert!(constant("abc", Type::INT4).unwrap_err().contains("is not an integer"));
-        let empty = CONSTANT.build(None, &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."));
+        let empty = CONSTANT.build(None, &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."), no_lookup);
         assert!(empty.err().unwrap().contains("needs the option `value`"));
         assert!(!(CONSTANT.accepts)(&Type::INET));
     }

@@ -13,10 +13,10 @@ use bytes::BytesMut;
 use postgres_types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Client;
 
-use super::rules::{Part, Problem};
-use super::validate::PlannedTable;
-use super::{Field, RulesError};
+use super::planned::PlannedTable;
+use super::problems::{Part, Problem, RulesError};
 use crate::pg::ident::{quote_ident, quote_qualified};
+use crate::transform::spec::Field;
 
 /// Rows sampled per table.
 const SAMPLE_ROWS: i64 = 16;

@@ -3,10 +3,11 @@
 use fake::locales::{Data, EN};
 use serde::Deserialize;
 
-use super::key::{Draw, Key};
 use super::person::english;
-use super::registry::{Build, Kind};
-use super::{options, types, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::{Draw, Key};
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::{options, types};
 
 pub const EMAIL: Kind = Kind {
     name: "email",
@@ -187,11 +188,12 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::{ColumnType, Type};
 
     fn transformer(kind: &Kind, options: &str, keys: &Keys) -> Box<dyn Transformer> {
         let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
-        kind.build(options.as_ref(), &ColumnType::of(Type::TEXT), keys, Path::new(".")).unwrap()
+        kind.build(options.as_ref(), &ColumnType::of(Type::TEXT), keys, Path::new("."), no_lookup).unwrap()
     }
 
     fn apply(t: &dyn Transformer, input: &str) -> String {
@@ -213,7 +215,7 @@ mod tests {
             assert!(
                 out.chars().count()
                     <= match email.guarantees().length {
-                        crate::transform::Length::AtMost(n) => n,
+                        crate::transform::spec::Length::AtMost(n) => n,
                         _ => unreachable!(),
                     }
             );
@@ -230,7 +232,7 @@ mod tests {
         let email = transformer(&EMAIL, "domain: Staging.Example.com", &Keys::random());
         assert!(apply(email.as_ref(), "x").ends_with("@staging.example.com"));
         let bad: serde_yaml::Value = serde_yaml::from_str("domain: 'a..b'").unwrap();
-        let err = EMAIL.build(Some(&bad), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."));
+        let err = EMAIL.build(Some(&bad), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."), no_lookup);
         assert!(err.err().unwrap().contains("is not a domain name"));
     }
 
@@ -243,7 +245,7 @@ mod tests {
         let default = transformer(&PHONE_NUMBER, "", &Keys::random());
         let out = apply(default.as_ref(), "555-1234");
         assert!(out.bytes().filter(u8::is_ascii_digit).count() >= 10, "{out}");
-        assert!(default.guarantees().unique_bits < crate::transform::UNIQUE_BITS);
+        assert!(default.guarantees().unique_bits < crate::transform::spec::UNIQUE_BITS);
         assert_eq!(format_bits("####################"), 66);
     }
 }

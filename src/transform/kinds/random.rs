@@ -3,15 +3,16 @@
 //! Text keeps its length and the class of each character (lower case,
 //! upper case, digit; punctuation and spaces stay), numbers keep their sign
 //! and number of digits, numerics their scale; dates and timestamps are
-//! drawn in [`range::TIMESTAMP_WINDOW`]. "Random" means drawn from the
+//! drawn in [`TIMESTAMP_WINDOW`]. "Random" means drawn from the
 //! keyed hash of the input, like every transformer: deterministic under a
 //! secret.
 
-use super::key::{Draw, Key};
 use super::range::{RandomInstant, TIMESTAMP_WINDOW};
-use super::registry::{Build, Kind};
-use super::types::{self, Instant, Int, Type};
-use super::{numeric, options, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::{Draw, Key};
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::types::{self, Instant, Int, Type};
+use crate::transform::{numeric, options};
 
 pub const RANDOM: Kind = Kind {
     name: "random",
@@ -171,12 +172,13 @@ mod tests {
     use super::*;
     use crate::transform::key::Keys;
     use crate::transform::numeric::tests::to_text;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::ColumnType;
 
     fn apply<T: ToSql + Sync>(ty: Type, value: T) -> Vec<u8> {
         let mut input = BytesMut::new();
         value.to_sql(&ty, &mut input).unwrap();
-        let t = RANDOM.build(None, &ColumnType::of(ty), &Keys::from_secret("x"), Path::new(".")).unwrap();
+        let t = RANDOM.build(None, &ColumnType::of(ty), &Keys::from_secret("x"), Path::new("."), no_lookup).unwrap();
         let mut out = Vec::new();
         assert_eq!(t.apply(Some(&input), &mut out).unwrap(), Field::Value);
         out
@@ -211,7 +213,7 @@ mod tests {
         assert!((-9999.9..=-1000.0).contains(&x), "{x}");
         let mut numeric = Vec::new();
         numeric::encode_text("123.45", &mut numeric).unwrap();
-        let t = RANDOM.build(None, &ColumnType::of(Type::NUMERIC), &Keys::random(), Path::new(".")).unwrap();
+        let t = RANDOM.build(None, &ColumnType::of(Type::NUMERIC), &Keys::random(), Path::new("."), no_lookup).unwrap();
         let mut out = Vec::new();
         t.apply(Some(&numeric), &mut out).unwrap();
         assert_eq!(to_text(&out).len(), 6);

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use tokio_postgres::Client;
 
-use super::options;
-use super::rules::{Part, Problem, Rules};
-use super::RulesError;
+use super::problems::{Part, Problem, RulesError};
+use super::rules::Rules;
 use crate::config::{ColumnTransformer, TableTransformers};
+use crate::transform::options;
 
 /// `(schema, table, column)` of a leaf table.
 type LeafColumn = (String, String, String);

@@ -4,9 +4,10 @@
 
 use serde::Deserialize;
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::{options, types, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::{options, types};
 
 pub const CREDIT_CARD: Kind = Kind {
     name: "credit-card",
@@ -103,6 +104,7 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::{ColumnType, Type};
 
     fn luhn_valid(number: &str) -> bool {
@@ -123,7 +125,7 @@ mod tests {
         for (issuer, length, first) in [("visa", 16, '4'), ("mastercard", 16, '5'), ("amex", 15, '3')] {
             let options: serde_yaml::Value = serde_yaml::from_str(&format!("issuer: {issuer}")).unwrap();
             let t = CREDIT_CARD
-                .build(Some(&options), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."))
+                .build(Some(&options), &ColumnType::of(Type::TEXT), &Keys::random(), Path::new("."), no_lookup)
                 .unwrap();
             for i in 0u32..300 {
                 let mut out = Vec::new();

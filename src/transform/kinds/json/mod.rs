@@ -18,9 +18,10 @@ use serde_json::Value;
 
 mod stream;
 
-use super::registry::{self, Build, Kind};
-use super::types::{ColumnType, Type};
-use super::{options, Field, Guarantees, Length, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::options;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Length, Transformer};
+use crate::transform::types::{ColumnType, Type};
 
 /// The first byte of a binary `jsonb` value: the format version.
 pub const JSONB_VERSION: u8 = 1;
@@ -153,10 +154,8 @@ fn build_json(build: &Build) -> Result<Box<dyn Transformer>, String> {
             Nested::Name(name) => (name, None),
             Nested::Full { transformer, options } => (transformer, options),
         };
-        let kind = registry::find(&name)
-            .ok_or_else(|| format!("replace {path:?}: unknown transformer `{name}`; {}", registry::suggest(&name)))?;
-        let transformer = kind
-            .build(nested_options.as_ref(), &text, build.keys, build.dir)
+        let transformer = (build.lookup)(&name)
+            .and_then(|kind| kind.build(nested_options.as_ref(), &text, build.keys, build.dir, build.lookup))
             .map_err(|e| format!("replace {path:?}: {e}"))?;
         replace.push((parse_path(&path)?, transformer));
     }
@@ -284,10 +283,21 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::kinds::person::{FIRST_NAME, LAST_NAME};
+    use crate::transform::kinds::random::RANDOM;
+    use crate::transform::kinds::range::RANDOM_DATE;
+    use crate::transform::kinds::text::REDACTED;
+
+    /// The transformers these tests nest, by name: the registry's lookup,
+    /// which stands above the kinds, cut down to them.
+    fn lookup(name: &str) -> Result<&'static Kind, String> {
+        const NESTED: &[Kind] = &[RANDOM, RANDOM_DATE, REDACTED, FIRST_NAME, LAST_NAME];
+        NESTED.iter().find(|k| k.name == name).ok_or_else(|| format!("unknown transformer `{name}`"))
+    }
 
     fn apply(options: &str, ty: Type, input: Value, keys: &Keys) -> Value {
         let options: serde_yaml::Value = serde_yaml::from_str(options).unwrap();
-        let t = JSON.build(Some(&options), &ColumnType::of(ty.clone()), keys, Path::new(".")).unwrap();
+        let t = JSON.build(Some(&options), &ColumnType::of(ty.clone()), keys, Path::new("."), lookup).unwrap();
         let mut bytes = BytesMut::new();
         input.to_sql(&ty, &mut bytes).unwrap();
         let mut out = Vec::new();
@@ -330,7 +340,7 @@ mod tests {
     fn the_fast_path_keeps_the_text_of_json_as_written() {
         let keys = Keys::from_secret("j");
         let options: serde_yaml::Value = serde_yaml::from_str("{replace: {b: redacted}}").unwrap();
-        let t = JSON.build(Some(&options), &ColumnType::of(Type::JSON), &keys, Path::new(".")).unwrap();
+        let t = JSON.build(Some(&options), &ColumnType::of(Type::JSON), &keys, Path::new("."), lookup).unwrap();
         let mut out = Vec::new();
         t.apply(Some(br#"{ "a" :1,"b": "xy" , "a": 2 }"#), &mut out).unwrap();
         assert_eq!(out, br#"{ "a" :1,"b": "**********" , "a": 2 }"#);
@@ -395,10 +405,7 @@ mod tests {
         let out = apply("{replace: {name: first-name}}", Type::JSON, json!({"z": 1, "name": "Alice", "a": 2}), &keys);
         let keys_in_order: Vec<&String> = out.as_object().unwrap().keys().collect();
         assert_eq!(keys_in_order, ["z", "name", "a"]);
-        let column = registry::find("first-name")
-            .unwrap()
-            .build(None, &ColumnType::of(Type::TEXT), &keys, Path::new("."))
-            .unwrap();
+        let column = FIRST_NAME.build(None, &ColumnType::of(Type::TEXT), &keys, Path::new("."), lookup).unwrap();
         let mut fake = Vec::new();
         column.apply(Some(b"Alice"), &mut fake).unwrap();
         assert_eq!(out["name"], String::from_utf8(fake).unwrap());
@@ -416,9 +423,11 @@ mod tests {
     fn bad_options_are_refused() {
         let build = |o: &str| {
             let options: serde_yaml::Value = serde_yaml::from_str(o).unwrap();
-            JSON.build(Some(&options), &ColumnType::of(Type::JSONB), &Keys::random(), Path::new(".")).err().unwrap()
+            JSON.build(Some(&options), &ColumnType::of(Type::JSONB), &Keys::random(), Path::new("."), lookup)
+                .err()
+                .unwrap()
         };
-        assert!(build("{replace: {a: frist-name}}").contains("did you mean `first-name`"));
+        assert!(build("{replace: {a: frist-name}}").contains(r#"replace "a": unknown transformer `frist-name`"#));
         assert!(build("{replace: {a: random-date}}").contains("cannot write a column of type text"));
         assert!(build("{}").contains("at least one"));
     }

@@ -4,9 +4,10 @@
 
 use serde::Deserialize;
 
-use super::registry::{Build, Kind};
-use super::types::{self, Int};
-use super::{options, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::options;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::types::{self, Int};
 
 pub const KEEP_FIRST_CHAR: Kind = Kind {
     name: "keep-first-char",
@@ -182,6 +183,7 @@ mod tests {
 
     use super::*;
     use crate::transform::key::Keys;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::{ColumnType, Type};
 
     fn column(ty: Type) -> ColumnType {
@@ -190,7 +192,7 @@ mod tests {
 
     fn apply(kind: &Kind, options: &str, ty: Type, input: &[u8]) -> Vec<u8> {
         let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
-        let t = kind.build(options.as_ref(), &column(ty), &Keys::random(), Path::new(".")).unwrap();
+        let t = kind.build(options.as_ref(), &column(ty), &Keys::random(), Path::new("."), no_lookup).unwrap();
         let mut out = Vec::new();
         assert_eq!(t.apply(Some(input), &mut out).unwrap(), Field::Value);
         out
@@ -213,6 +215,7 @@ mod tests {
             &column(Type::TEXT),
             &Keys::random(),
             Path::new("."),
+            no_lookup,
         );
         assert!(err.err().unwrap().contains("out of range"));
     }

@@ -4,10 +4,11 @@
 
 use serde::Deserialize;
 
-use super::key::Key;
-use super::registry::{Build, Kind};
-use super::types::{parse_instant, Instant, Int, Type, DAY_MICROS};
-use super::{numeric, options, Field, Guarantees, Transformer, ValueError};
+use crate::transform::error::ValueError;
+use crate::transform::key::Key;
+use crate::transform::spec::{Build, Field, Guarantees, Kind, Transformer};
+use crate::transform::types::{parse_instant, Instant, Int, Type, DAY_MICROS};
+use crate::transform::{numeric, options};
 
 pub const RANDOM_INT: Kind = Kind {
     name: "random-int",
@@ -287,11 +288,12 @@ mod tests {
     use super::*;
     use crate::transform::key::Keys;
     use crate::transform::numeric::tests::to_text;
+    use crate::transform::spec::no_lookup;
     use crate::transform::types::ColumnType;
 
     fn build(kind: &Kind, options: &str, column: ColumnType) -> Result<Box<dyn Transformer>, String> {
         let options: Option<serde_yaml::Value> = serde_yaml::from_str(options).ok();
-        kind.build(options.as_ref(), &column, &Keys::from_secret("r"), Path::new("."))
+        kind.build(options.as_ref(), &column, &Keys::from_secret("r"), Path::new("."), no_lookup)
     }
 
     fn outputs(t: &dyn Transformer, input: &[u8], n: u32) -> Vec<Vec<u8>> {

@@ -53,9 +53,9 @@ while kill -0 "$writers" 2>/dev/null; do
     # The locks replibyte's sessions hold, and writers waiting on them.
     "${psql[@]}" -d "$db" -At -c "SELECT l.mode || ' on ' || coalesce(c.relname, l.locktype) FROM pg_locks l
       JOIN pg_stat_activity a ON a.pid = l.pid LEFT JOIN pg_class c ON c.oid = l.relation
-      WHERE a.application_name LIKE 'replibyte%' AND l.granted AND (c.relname IS NULL OR c.relname NOT LIKE 'pg\\_%')" >> "$out/locks.txt"
+      WHERE a.datname = current_database() AND a.application_name LIKE 'replibyte%' AND l.granted AND (c.relname IS NULL OR c.relname NOT LIKE 'pg\\_%')" >> "$out/locks.txt"
     "${psql[@]}" -d "$db" -At -c "SELECT count(*) FROM pg_stat_activity w, LATERAL unnest(pg_blocking_pids(w.pid)) b(pid)
-      JOIN pg_stat_activity h ON h.pid = b.pid WHERE w.application_name = 'pgbench' AND h.application_name LIKE 'replibyte%'" >> "$out/waits.txt"
+      JOIN pg_stat_activity h ON h.pid = b.pid WHERE w.application_name = 'pgbench' AND h.application_name LIKE 'replibyte%' AND h.datname = current_database()" >> "$out/waits.txt"
     sleep 0.2
   done
   wait "$dump" || { echo "load.sh: a dump failed, see $out/dumps.log" >&2; exit 1; }

@@ -141,7 +141,7 @@ impl Runner {
             let turn = self.exclusive.lock().await;
             if self.shutdown.is_cancelled() {
                 if attempt > 1 {
-                    self.state.finished(|run| run.status = "cancelled");
+                    self.state.finished(kind, |run| run.status = "cancelled");
                 }
                 return;
             }
@@ -153,15 +153,16 @@ impl Runner {
                 RunKind::Dump => self.dump_once().await,
                 RunKind::Restore => self.restore_once().await,
             };
-            drop(turn);
             self.bridge_metrics().await;
+            // The turn is held until the run is recorded: the state has one
+            // current run, and the next run's start must not come first.
             match outcome {
                 Ok(done) => {
                     info!("{} run {}", kind.label(), done.status);
                     if !done.tables.is_empty() {
                         self.state.set_tables(RunTables { kind, dump_id: done.dump_id.clone(), tables: done.tables });
                     }
-                    self.state.finished(|run| {
+                    self.state.finished(kind, |run| {
                         run.status = done.status;
                         run.dump_id = done.dump_id;
                         run.rows = done.rows;
@@ -172,13 +173,14 @@ impl Runner {
                 Err(failure) if failure.cancelled || attempt >= self.retry.attempts => {
                     let status = if failure.cancelled { "cancelled" } else { "failed" };
                     warn!("{} run {status}: {}", kind.label(), failure.message);
-                    self.state.finished(|run| {
+                    self.state.finished(kind, |run| {
                         run.status = status;
                         run.error = Some(failure.message);
                     });
                     return;
                 }
                 Err(failure) => {
+                    drop(turn);
                     warn!(
                         "{} attempt {attempt} failed, retrying in {}s: {}",
                         kind.label(),
@@ -188,7 +190,7 @@ impl Runner {
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = self.shutdown.cancelled() => {
-                            self.state.finished(|run| {
+                            self.state.finished(kind, |run| {
                                 run.status = "cancelled";
                                 run.error = Some(failure.message);
                             });

@@ -51,7 +51,10 @@ pub struct AgentState {
 #[derive(Default)]
 struct Inner {
     runs: VecDeque<RunRecord>,
-    current: Option<RunRecord>,
+    /// The runs started and not finished, oldest first: at most one per
+    /// kind (a run waiting between attempts leaves the turn to the other
+    /// kind's).
+    current: Vec<RunRecord>,
     next_dump: Option<DateTime<Utc>>,
     next_restore: Option<DateTime<Utc>>,
     /// The latest successful dump's tables, then the latest restore's.
@@ -82,7 +85,9 @@ impl AgentState {
 
     pub fn started(&self, kind: RunKind) {
         super::metrics::started(kind);
-        self.lock().current = Some(RunRecord {
+        let mut inner = self.lock();
+        inner.current.retain(|r| r.kind != kind);
+        inner.current.push(RunRecord {
             kind,
             started_at: Utc::now(),
             finished_at: None,
@@ -94,10 +99,11 @@ impl AgentState {
         });
     }
 
-    /// Ends the current run with `outcome` filled in.
-    pub fn finished(&self, outcome: impl FnOnce(&mut RunRecord)) {
+    /// Ends the current run of `kind` with `outcome` filled in.
+    pub fn finished(&self, kind: RunKind, outcome: impl FnOnce(&mut RunRecord)) {
         let mut inner = self.lock();
-        if let Some(mut run) = inner.current.take() {
+        if let Some(at) = inner.current.iter().position(|r| r.kind == kind) {
+            let mut run = inner.current.remove(at);
             run.finished_at = Some(Utc::now());
             outcome(&mut run);
             super::metrics::finished(&run);
@@ -146,14 +152,14 @@ impl AgentState {
     /// Every run, newest first (the running one included).
     pub fn runs(&self) -> Vec<RunRecord> {
         let inner = self.lock();
-        inner.current.iter().cloned().chain(inner.runs.iter().rev().cloned()).collect()
+        inner.current.iter().rev().cloned().chain(inner.runs.iter().rev().cloned()).collect()
     }
 
     pub fn status(&self) -> Status {
         let inner = self.lock();
         let last = |kind| inner.runs.iter().rev().find(|r| r.kind == kind && r.status != "skipped").cloned();
         Status {
-            current: inner.current.clone(),
+            current: inner.current.last().cloned(),
             next_dump: inner.next_dump,
             next_restore: inner.next_restore,
             last_dump: last(RunKind::Dump),
@@ -179,12 +185,24 @@ mod tests {
     fn runs_are_listed_newest_first_with_the_current_one() {
         let state = AgentState::default();
         state.started(RunKind::Dump);
-        state.finished(|r| r.status = "succeeded");
+        state.finished(RunKind::Dump, |r| r.status = "succeeded");
         state.skipped(RunKind::Restore, "busy");
         state.started(RunKind::Restore);
         let runs = state.runs();
         assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), vec!["running", "skipped", "succeeded"]);
         assert_eq!(state.status().last_dump.unwrap().status, "succeeded");
         assert!(state.status().last_restore.is_none());
+    }
+
+    #[test]
+    fn runs_of_both_kinds_in_flight_are_each_recorded_as_their_own() {
+        // A restore waits between attempts while a dump runs and ends.
+        let state = AgentState::default();
+        state.started(RunKind::Restore);
+        state.started(RunKind::Dump);
+        state.finished(RunKind::Dump, |r| r.status = "succeeded");
+        state.finished(RunKind::Restore, |r| r.status = "failed");
+        let runs: Vec<_> = state.runs().into_iter().map(|r| (r.kind, r.status)).collect();
+        assert_eq!(runs, vec![(RunKind::Restore, "failed"), (RunKind::Dump, "succeeded")]);
     }
 }

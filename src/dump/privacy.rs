@@ -33,6 +33,14 @@ pub async fn guard(client: &Client, tables: &[TableData], plans: &Plans, mode: U
         seconds = format!("{:.2}", scanned.elapsed.as_secs_f64()),
         "columns without a transformer scanned for personal data"
     );
+    // Fail-closed: a table that could not be sampled cannot be vouched for.
+    if let (UnmaskedPii::Fail, Some(note)) = (mode, scanned.unscanned.first()) {
+        return Err(DumpError::UnmaskedPii {
+            message: format!(
+                "{note}, so its columns without a transformer were not checked for personal data: give them                  transformers (`transient` for reviewed ones), or set source.unmasked_pii: warn"
+            ),
+        });
+    }
     for note in &scanned.unscanned {
         warn!("privacy scan: {note}");
     }

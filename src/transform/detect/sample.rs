@@ -158,20 +158,21 @@ async fn sample_table(
     );
     client.batch_execute(&budget).await?;
     let result = read(client, &sql, columns).await;
+    // Rolling the savepoint back (a SELECT loses nothing) also undoes the
+    // SET LOCAL: the rest of the transaction keeps the session's own
+    // statement_timeout, whatever the role or the config set.
+    let undo = client.batch_execute("ROLLBACK TO SAVEPOINT rb_scan; RELEASE SAVEPOINT rb_scan").await;
     match result {
         Ok(counts) => {
-            client.batch_execute("SET LOCAL statement_timeout = 0; RELEASE SAVEPOINT rb_scan").await?;
+            undo?;
             Ok(Some(counts))
         }
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {
-            client.batch_execute("ROLLBACK TO SAVEPOINT rb_scan; SET LOCAL statement_timeout = 0").await?;
+            undo?;
             tracing::warn!(table = %table.display_name(), "not sampled in time: {}", error_message(&e));
             Ok(None)
         }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT rb_scan; SET LOCAL statement_timeout = 0").await;
-            Err(e)
-        }
+        Err(e) => Err(e),
     }
 }
 

@@ -251,12 +251,12 @@ mod tests {
     fn snapshot() -> Snapshot {
         let state = AgentState::default();
         state.started(RunKind::Dump);
-        state.finished(|r| {
+        state.finished(RunKind::Dump, |r| {
             r.status = "succeeded";
             r.rows = 10;
         });
         state.started(RunKind::Restore);
-        state.finished(|r| r.status = "failed");
+        state.finished(RunKind::Restore, |r| r.status = "failed");
         Snapshot { now: Utc::now(), dumps: Vec::new(), runs: state.runs(), status: state.status(), tables: Vec::new() }
     }
 

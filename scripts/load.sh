@@ -5,20 +5,21 @@
 # locks the dump's sessions held, and how often a writer waited on one.
 #
 #   scripts/load.sh              scale 20 (about 300 MB), 30 s each
-#   SCALE=5 SECONDS_EACH=10 scripts/load.sh
+#   SCALE=5 SECONDS_EACH=10 JOBS=1 scripts/load.sh   (JOBS: the dump's, 2 by default)
 #
-# Figures in target/load/summary.md. The restore side of this (the copy is
+# Figures in target/load-jJOBS/summary.md. The restore side of this (the copy is
 # exactly the snapshot read) is tests/integration/load.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-20}
 SECONDS_EACH=${SECONDS_EACH:-30}
+JOBS=${JOBS:-2}
 
 eval "$(scripts/pg.sh start)"
 bin=$REPLIBYTE_PG_BINDIR
 psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1)
 replibyte=$(scripts/release.sh)
-out=$(dirname "$(dirname "$replibyte")")/load
+out=$(dirname "$(dirname "$replibyte")")/load-j$JOBS
 rm -rf "$out" && mkdir -p "$out"
 
 db=load_source
@@ -34,7 +35,7 @@ bridge:
   path: $out/bridge
 YAML
 
-tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -1; }
+tps() { sed -n 's/^tps = \([0-9]*\).*/\1/p' "$1" | head -1; }
 
 echo "== pgbench alone, $SECONDS_EACH s" >&2
 "$bin/pgbench" -c 4 -j 2 -T "$SECONDS_EACH" "$db" > "$out/alone.log" 2>&1
@@ -42,12 +43,15 @@ echo "== pgbench alone, $SECONDS_EACH s" >&2
 echo "== pgbench with dumps back to back, $SECONDS_EACH s" >&2
 "$bin/pgbench" -c 4 -j 2 -T "$SECONDS_EACH" "$db" > "$out/with-dump.log" 2>&1 &
 writers=$!
+# pgbench starts with a TRUNCATE; a dump holding its locks by then would
+# stop on it (a dump never waits behind DDL).
+sleep 2
 dumps=0
 : > "$out/locks.txt"
 : > "$out/waits.txt"
 while kill -0 "$writers" 2>/dev/null; do
   rm -rf "$out/bridge"
-  "$replibyte" -c "$out/replibyte.yaml" dump --jobs 2 2>> "$out/dumps.log" >/dev/null &
+  "$replibyte" -c "$out/replibyte.yaml" dump --jobs "$JOBS" 2>> "$out/dumps.log" >/dev/null &
   dump=$!
   while kill -0 "$dump" 2>/dev/null; do
     # The locks replibyte's sessions hold, and writers waiting on them.
@@ -70,7 +74,7 @@ waited=$(awk '$1 > 0' "$out/waits.txt" | wc -l)
 locks=$(sort "$out/locks.txt" | uniq | paste -sd ',' | sed 's/,/, /g')
 size=$("${psql[@]}" -d "$db" -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
 {
-  echo "Load: pgbench -c 4 -j 2 (scale $SCALE, $size), $SECONDS_EACH s alone then $SECONDS_EACH s with $dumps \`replibyte dump --jobs 2\` back to back, \`scripts/load.sh\`"
+  echo "Load: pgbench -c 4 -j 2 (scale $SCALE, $size), $SECONDS_EACH s alone then $SECONDS_EACH s with $dumps \`replibyte dump --jobs $JOBS\` back to back, \`scripts/load.sh\`"
   echo
   echo "| writers | TPS |"
   echo "|---|---:|"

@@ -55,7 +55,8 @@ until "${control[@]}" -c "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done
 count() { "${control[@]}" -c "SELECT count(*) FROM replibyte.runs WHERE $1"; }
 proc() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$agent/status"; }
 connections() {
-  "${psql[@]}" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'replibyte%'"
+  "${psql[@]}" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity
+    WHERE application_name LIKE 'replibyte%' AND datname IN ('soak_source', 'soak_copy', 'postgres')"
 }
 
 printf 'cycle\tseconds\trss_kib\tpeak_rss_kib\tfds\tconnections\tfailed_runs\trestored\n' > "$out/soak.tsv"

@@ -15,6 +15,7 @@ use crate::catalog::{large_objects, TableData};
 use crate::copy::rows::RowSplitter;
 use crate::copy::statement;
 use crate::format::{keys, DumpId, SegmentEntry};
+use crate::pg::ident::quote_qualified;
 use crate::progress::Progress;
 use crate::segment::{SegmentOptions, Segmenter};
 use crate::transform::{Plans, TablePlan};
@@ -49,6 +50,7 @@ pub async fn dump(
     let sql = if large_objects::is_large_objects(&table.schema, &table.name) {
         format!("COPY ({}) TO STDOUT (FORMAT binary)", large_objects::copy_out_query())
     } else {
+        lock_or_stop(client, table).await?;
         statement::copy_out(&table.schema, &table.name, &columns, table.format, filter.as_deref())
     };
     let mut task = context.progress.table_part(&name, part.number, part.of, part.estimated_bytes.max(0) as u64);
@@ -87,4 +89,24 @@ pub async fn dump(
     let segments = upload.into_segments();
     task.finish(segments.iter().map(|s| s.rows).sum());
     Ok(segments)
+}
+
+/// Takes the table's ACCESS SHARE lock without waiting, as pg_dump's
+/// workers do. The coordinator holds that lock from the start; a session
+/// that asks for ACCESS EXCLUSIVE meanwhile (ALTER TABLE, TRUNCATE, DROP)
+/// queues behind it, and a worker's COPY would queue behind that request:
+/// three sessions waiting for each other through the client, a deadlock
+/// PostgreSQL cannot see. Failing the dump ends it.
+async fn lock_or_stop(client: &Client, table: &TableData) -> Result<(), DumpError> {
+    let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT", quote_qualified(&table.schema, &table.name));
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Err(DumpError::table(
+            &table.display_name(),
+            "another session asked for an exclusive lock on it (ALTER TABLE, TRUNCATE, DROP, VACUUM FULL, …) \
+             while the dump was running; the dump stops rather than wait for it forever (the dump's own lock \
+             holds that session back): run the dump again once it is done",
+        )),
+        Err(e) => Err(DumpError::table(&table.display_name(), crate::pg::error_message(&e))),
+    }
 }

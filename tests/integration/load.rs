@@ -89,3 +89,50 @@ async fn a_dump_under_write_load_restores_the_snapshot_it_read_and_blocks_no_wri
     drop_database(&source).await;
     drop_database(&target).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ddl_queued_behind_the_dump_stops_it_instead_of_a_hidden_deadlock() {
+    let source = unique_name("ddl_src");
+    large_source(&source).await;
+    let ws = Workspace::new();
+    let config = ws.config(&source, "unused", "  jobs: 1\n  unmasked_pii: ignore\n");
+    // One worker, largest table first: `small` is copied after `big`.
+    let dump =
+        replibyte(&config, &["dump", "--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // (stderr is small: read once the dump has ended.)
+    let admin = server().connect("postgres").await;
+    let started = Instant::now();
+    loop {
+        let copying: i64 = admin
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"public\".\"big\"%'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if copying > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the dump never copied big");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // TRUNCATE waits for the dump's lock; the worker's turn at `small`
+    // would wait for the TRUNCATE.
+    let ddl = server().connect(&source).await;
+    let truncate = tokio::spawn(async move { ddl.batch_execute("TRUNCATE small").await });
+    let mut dump = dump;
+    let waited = Instant::now();
+    while dump.try_wait().unwrap().is_none() {
+        if waited.elapsed() > Duration::from_secs(60) {
+            let _ = dump.kill();
+            panic!("the dump and the TRUNCATE wait for each other: a deadlock");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = dump.wait_with_output().unwrap();
+    assert!(!output.status.success(), "the dump succeeded over a pending TRUNCATE");
+    let message = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(message.contains("public.small") && message.contains("exclusive lock"), "{message}");
+    tokio::time::timeout(Duration::from_secs(10), truncate).await.expect("TRUNCATE went through").unwrap().unwrap();
+    let listed = stdout(&run_ok(&config, &["dump", "list", "--json"]));
+    assert!(!listed.contains("\"complete\""), "a failed dump is listed: {listed}");
+    drop_database(&source).await;
+}

@@ -3,7 +3,7 @@
 # database (fixtures/sample.sql) for CYCLES minutes (60 by default), one
 # cycle a minute. After each cycle (a dump and a restore finished, agent
 # idle) it records the agent's resident memory (current and peak), its open
-# file descriptors and the connections replibyte holds on the server.
+# file descriptors and the connections it holds to the server.
 #
 #   scripts/soak.sh              60 cycles, about an hour
 #   CYCLES=5 scripts/soak.sh     a short run
@@ -54,9 +54,10 @@ until "${control[@]}" -c "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done
 
 count() { "${control[@]}" -c "SELECT count(*) FROM replibyte.runs WHERE $1"; }
 proc() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$agent/status"; }
+# The agent's own connections to the server (other programs may use it
+# meanwhile): its TCP sockets to PostgreSQL's port.
 connections() {
-  "${psql[@]}" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity
-    WHERE application_name LIKE 'replibyte%' AND datname IN ('soak_source', 'soak_copy', 'postgres')"
+  ss -tnp state established "( dport = :$PGPORT )" | grep -c "pid=$agent," || true
 }
 
 printf 'cycle\tseconds\trss_kib\tpeak_rss_kib\tfds\tconnections\tfailed_runs\trestored\n' > "$out/soak.tsv"

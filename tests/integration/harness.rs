@@ -127,6 +127,13 @@ impl Server {
         output
     }
 
+    /// Creates the every-feature fixture's cluster-global roles if missing:
+    /// a cluster that receives a copy of that fixture needs them, as it
+    /// would for pg_dump's output (its grants and `aclitem` values name them).
+    pub fn create_fixture_roles(&self) {
+        self.psql("postgres", &[std::ffi::OsStr::new("-f"), fixture("fixture_roles.sql").as_os_str()]);
+    }
+
     /// Creates a database and loads a fixture script into it.
     pub async fn load_fixture(&self, database: &str, fixture_name: &str) {
         self.create_database(database).await;

@@ -29,6 +29,9 @@ async fn round_trips_and_upgrades(major: u32) {
     if major < 18 {
         let upgraded = unique_name(&format!("v{major}_up"));
         let referee = unique_name(&format!("v{major}_ref"));
+        // Whichever test reaches 18 first: its cluster may not have loaded
+        // the fixture yet.
+        newest.create_fixture_roles();
         let config = ws.config_between(&source_server, &source, &newest, &upgraded, "");
         run_ok(&config, &["restore", "latest"]);
         pg_dump_upgrade(&source_server, &source, &newest, &referee).await;

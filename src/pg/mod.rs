@@ -24,8 +24,12 @@ pub struct ConnectError {
 /// `search_path = ''` makes the catalog functions qualify every name (as
 /// pg_dump does); `row_security = off` makes a dump fail rather than
 /// silently miss rows a policy hides; `check_function_bodies = off` lets
-/// functions be created before the tables their bodies read.
+/// functions be created before the tables their bodies read. `jit = off`
+/// (as pg_dump sets it): the catalog queries' estimates cross the JIT
+/// threshold, and compiling them cost a delta dump 45 ms of its 0.25 s;
+/// nothing replibyte runs (COPY, DDL, key lookups) gains from JIT.
 const SESSION_SETTINGS: &str = "SET search_path = ''; \
+    SET jit = off; \
     SET client_encoding = 'UTF8'; \
     SET standard_conforming_strings = on; \
     SET DateStyle = 'ISO, YMD'; \

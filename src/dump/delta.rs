@@ -20,13 +20,11 @@ use crate::changes::record::Change;
 use crate::changes::rows::RowRewriter;
 use crate::changes::snapshot::Snapshot;
 use crate::changes::{slot, Lsn};
-use crate::config::ConnectionUri;
 use crate::copy::rows::RowSplitter;
 use crate::copy::{binary, CopyFormat};
 use crate::format::{
     self, keys, ChangeSet, ChangeTable, DatabaseEntry, DumpId, DumpKind, Manifest, Replication, SequenceValue,
 };
-use crate::pg;
 use crate::progress::Progress;
 use crate::segment::Segmenter;
 use crate::transform::{Plans, Rewriter};
@@ -46,7 +44,7 @@ pub enum Outcome {
 /// # Errors
 /// A failing query, segment or bridge.
 pub async fn dump(
-    source: &ConnectionUri,
+    client: &Client,
     id: &DumpId,
     bridge: Arc<dyn Bridge>,
     options: &DumpOptions,
@@ -55,11 +53,10 @@ pub async fn dump(
     slot_name: &str,
 ) -> Result<Outcome, DumpError> {
     let replication = parent.replication.clone().expect("a chain's dump has its place in the WAL");
-    let client = pg::connect(source, "replibyte dump").await?;
-    match slot::state(&client, slot_name).await? {
+    match slot::state(client, slot_name).await? {
         None => return Ok(Outcome::NeedsBase(format!("replication slot {slot_name} is gone"))),
         Some(state) if state.retained_bytes > options.max_retained_wal as i64 => {
-            slot::drop(&client, slot_name).await?;
+            slot::drop(client, slot_name).await?;
             return Ok(Outcome::NeedsBase(format!(
                 "replication slot {slot_name} held back {} of WAL, more than max_retained_wal ({}): it was dropped",
                 bytesize::ByteSize(state.retained_bytes.max(0) as u64),
@@ -70,7 +67,7 @@ pub async fn dump(
             Some(at) if at == replication.end_lsn => {}
             // The previous delta was stored but the slot not moved on (a
             // run killed in between): catch up.
-            Some(at) if at < replication.end_lsn => slot::advance(&client, slot_name, replication.end_lsn).await?,
+            Some(at) if at < replication.end_lsn => slot::advance(client, slot_name, replication.end_lsn).await?,
             at => {
                 return Ok(Outcome::NeedsBase(format!(
                     "replication slot {slot_name} stands at {}, the chain's last dump ends at {}",
@@ -84,13 +81,13 @@ pub async fn dump(
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(|e| DumpError::query("starting the catalog transaction", &e))?;
-    let schema = read_schema(&client, options).await?;
+    let schema = read_schema(client, options).await?;
     client.batch_execute("COMMIT").await.map_err(|e| DumpError::query("ending the catalog transaction", &e))?;
     if chain::schema_fingerprint(&schema) != replication.schema_fingerprint {
         return Ok(Outcome::NeedsBase("the schema changed since the chain's base".to_string()));
     }
-    let plans = options.rules.plan(&client, &schema.tables).await?;
-    let upto = slot::flushed_lsn(&client).await?;
+    let plans = options.rules.plan(client, &schema.tables).await?;
+    let upto = slot::flushed_lsn(client).await?;
     let seen_by_base = match (&parent.kind, &replication.base_snapshot) {
         (DumpKind::Full, Some(text)) => {
             Some(Snapshot::parse(text).map_err(|message| DumpError::Incremental { message })?)
@@ -101,12 +98,12 @@ pub async fn dump(
     info!(dump = %id, parent = %parent.id, from = %replication.end_lsn, to = %upto, "delta started");
 
     let reader = ChangeReader::new(&schema, plans, seen_by_base);
-    let read = reader.run(&client, slot_name, upto, bridge.as_ref(), id, &database, options, progress).await?;
+    let read = reader.run(client, slot_name, upto, bridge.as_ref(), id, &database, options, progress).await?;
     let (tables, count, segments) = match read {
         Ok(read) => read,
         Err(reason) => return Ok(Outcome::NeedsBase(reason)),
     };
-    let sequences = sequence_values(&client, &schema).await?;
+    let sequences = sequence_values(client, &schema).await?;
     let changes = ChangeSet { tables, count, segments, sequences };
     let schema_key = parent.databases.first().map(|d| d.schema_key.clone()).unwrap_or_default();
     let databases = vec![DatabaseEntry { name: database, schema_key, tables: Vec::new(), changes: Some(changes) }];
@@ -128,10 +125,9 @@ pub async fn dump(
 ///
 /// # Errors
 /// A failing statement: the delta stays stored; the next run catches up.
-pub async fn advance_slot(source: &ConnectionUri, manifest: &Manifest) -> Result<(), DumpError> {
+pub async fn advance_slot(client: &Client, manifest: &Manifest) -> Result<(), DumpError> {
     if let (DumpKind::Incremental, Some(replication)) = (manifest.kind, &manifest.replication) {
-        let client = pg::connect(source, "replibyte dump").await?;
-        slot::advance(&client, &replication.slot, replication.end_lsn).await?;
+        slot::advance(client, &replication.slot, replication.end_lsn).await?;
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ pub use error::RestoreError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::bridge::Bridge;
 use crate::catalog::{DatabaseSchema, Phase};
@@ -35,6 +35,7 @@ use crate::format::store::{self, DumpRef};
 use crate::format::{DumpId, Manifest};
 use crate::pg;
 use crate::progress::Progress;
+use apply::ReadAhead;
 use tokio_util::sync::CancellationToken;
 
 /// How a restore runs.
@@ -156,7 +157,7 @@ async fn restore_chain(
             // database too, before it is swapped in.
             for (i, delta) in deltas.iter().enumerate() {
                 let refresh = if i + 1 == deltas.len() { refresh_objects(&schema) } else { Vec::new() };
-                apply::apply(&client, fresh.name(), bridge.as_ref(), delta, &refresh).await?;
+                apply::apply(&client, fresh.name(), bridge.as_ref(), delta, &refresh, None).await?;
             }
             Ok::<_, RestoreError>(())
         };
@@ -213,13 +214,20 @@ async fn in_place(
     }
     let schema = store::read_schema(bridge, &entry.schema_key).await?;
     let client = pg::connect(&uri, "replibyte restore").await?;
+    // A second connection reads ahead of the changes (`jobs` counts the
+    // connections a restore may open); into a fresh database, just
+    // loaded, there is nothing to gain.
+    let read_ahead = if options.jobs > 1 { ReadAhead::start(&uri).await } else { None };
     info!(from = %held, to = %last.id, database = %target, "applying changes in place");
     for delta in &chain[position + 1..] {
         let refresh = if delta.id == last.id { refresh_objects(&schema) } else { Vec::new() };
         tokio::select! {
-            result = apply::apply(&client, &target, bridge, delta, &refresh) => { result?; }
+            result = apply::apply(&client, &target, bridge, delta, &refresh, read_ahead.as_ref()) => { result?; }
             _ = cancel.cancelled() => return Err(RestoreError::Cancelled),
         }
+    }
+    if let Some(reader) = &read_ahead {
+        debug!(rows = reader.rows_read(), "rows read ahead of the changes");
     }
     Ok(true)
 }

@@ -101,13 +101,20 @@ async fn every_feature_base_and_deltas_restore_like_a_full_dump() {
          UPDATE fx.big_series SET val = val + 1, label = 'changed' WHERE id % 7 = 0; \
          TRUNCATE fx.readings; \
          UPDATE parts.orders_by_region SET amount = amount * 2; \
+         UPDATE fx.projects SET title = title || ' II' WHERE project_no = 1; \
          INSERT INTO fx.audit_log (tbl, op, row_id) SELECT 'delta', 'test', g FROM generate_series(1, 3) g;",
     );
     let first_delta = stdout(&run_ok(&config, &["dump"]));
     let listed = dumps(&config);
     assert_eq!(listed[0], (first_delta.clone(), "incremental".into(), Some(base.clone())));
-    let applied = run_ok(&config, &["restore"]);
-    assert!(stderr(&applied).contains("applying changes in place"), "{}", stderr(&applied));
+    let applied = run_ok(&config, &["restore", "--jobs", "2", "-v"]);
+    let log = stderr(&applied);
+    assert!(log.contains("applying changes in place"), "{log}");
+    // With two connections, the second reads ahead of the updates and
+    // deletes (by single and multi-column keys) without an error.
+    assert!(!log.contains("read-ahead stopped"), "{log}");
+    let read_ahead = log.lines().find(|l| l.contains("rows read ahead")).unwrap_or_else(|| panic!("{log}"));
+    assert!(!read_ahead.contains("rows=0"), "{read_ahead}");
     let verified = stdout(&run_ok(&config, &["dump", "verify", &first_delta]));
     assert!(verified.contains(": OK"), "{verified}");
 

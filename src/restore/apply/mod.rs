@@ -3,10 +3,10 @@
 //!
 //! The changes are read segment by segment and gathered into runs
 //! ([`runs`]), each applied in a few statements ([`statements`]). Gathering
-//! and applying overlap: the next run is gathered while one is applied, and
-//! given to the [`ReadAhead`], if any, as soon as it is complete, so the
-//! rows it will change are read on a second connection before the
-//! transaction gets to them. Triggers and foreign keys are not fired while
+//! and applying overlap: the next run is gathered while one is applied. As
+//! a run's apply starts, its keys go to the [`ReadAhead`], if any, which
+//! reads the rows it changes on a second connection, from the other end.
+//! Triggers and foreign keys are not fired while
 //! applying (`session_replication_role = replica`, as PostgreSQL's own
 //! subscribers do): the source already ran them, and their effects are
 //! among the changes.

@@ -213,11 +213,17 @@ async fn in_place(
         return Ok(true);
     }
     let schema = store::read_schema(bridge, &entry.schema_key).await?;
-    let client = pg::connect(&uri, "replibyte restore").await?;
-    // A second connection reads ahead of the changes (`jobs` counts the
-    // connections a restore may open); into a fresh database, just
-    // loaded, there is nothing to gain.
-    let read_ahead = if options.jobs > 1 { ReadAhead::start(&uri).await } else { None };
+    // A second connection, opened beside the first, reads ahead of the
+    // changes (`jobs` counts the connections a restore may open); into a
+    // fresh database, just loaded, there is nothing to gain.
+    let (client, read_ahead) = tokio::join!(pg::connect(&uri, "replibyte restore"), async {
+        if options.jobs > 1 {
+            ReadAhead::start(&uri).await
+        } else {
+            None
+        }
+    });
+    let client = client?;
     info!(from = %held, to = %last.id, database = %target, "applying changes in place");
     for delta in &chain[position + 1..] {
         let refresh = if delta.id == last.id { refresh_objects(&schema) } else { Vec::new() };

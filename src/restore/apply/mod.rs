@@ -136,15 +136,14 @@ async fn apply_changes(
     changes: &ChangeSet,
     read_ahead: Option<&ReadAhead>,
 ) -> Result<u64, RestoreError> {
-    let (sender, mut receiver) = mpsc::channel::<Step>(WAITING_STEPS);
-    let handoff = Handoff { sender };
+    let (handoff, mut receiver) = mpsc::channel::<Step>(WAITING_STEPS);
     let gather = async move {
         let mut gatherer = Gatherer::new(&changes.tables);
         for segment in &changes.segments {
             read_segment(bridge, segment, &mut gatherer, &handoff).await?;
         }
         gatherer.end_run();
-        handoff.send(gatherer.take_ready()).await?;
+        hand_over(&handoff, gatherer.take_ready()).await?;
         Ok::<_, RestoreError>(gatherer.count)
     };
     let apply = async {
@@ -178,21 +177,15 @@ fn read_ahead_of(reader: &ReadAhead, table: &ChangeTable, run: &Run) {
     }
 }
 
-/// Hands complete steps to the applying side.
-struct Handoff {
-    sender: mpsc::Sender<Step>,
-}
-
-impl Handoff {
-    /// Waits while [`WAITING_STEPS`] are waiting.
-    async fn send(&self, steps: Vec<Step>) -> Result<(), RestoreError> {
-        for step in steps {
-            // Closed only when the applying side has stopped on an error,
-            // which is the one reported.
-            self.sender.send(step).await.map_err(|_| RestoreError::Cancelled)?;
-        }
-        Ok(())
+/// Hands complete steps to the applying side, waiting while
+/// [`WAITING_STEPS`] are waiting.
+async fn hand_over(handoff: &mpsc::Sender<Step>, steps: Vec<Step>) -> Result<(), RestoreError> {
+    for step in steps {
+        // Closed only when the applying side has stopped on an error, which
+        // is the one reported.
+        handoff.send(step).await.map_err(|_| RestoreError::Cancelled)?;
     }
+    Ok(())
 }
 
 /// Reads one segment of change records into `gatherer`, handing over the
@@ -201,7 +194,7 @@ async fn read_segment(
     bridge: &dyn Bridge,
     segment: &SegmentEntry,
     gatherer: &mut Gatherer<'_>,
-    handoff: &Handoff,
+    handoff: &mpsc::Sender<Step>,
 ) -> Result<(), RestoreError> {
     let fail = |message: String| RestoreError::Segment { table: "changes".into(), key: segment.key.clone(), message };
     let reader = bridge.open(&segment.key).await?;
@@ -226,7 +219,7 @@ async fn read_segment(
                 gatherer.push(record::decode(row).map_err(|e| Problem(e.to_string()))?).map_err(Problem)
             })
             .map_err(|p| fail(p.0))?;
-        handoff.send(gatherer.take_ready()).await?;
+        hand_over(handoff, gatherer.take_ready()).await?;
     }
     splitter.finish().map_err(|e| fail(e.to_string()))?;
     let checksum = hasher.finish();

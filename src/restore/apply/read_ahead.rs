@@ -133,7 +133,11 @@ fn last_first(rows: &[u8], fields: usize) -> Vec<u8> {
         tuples.push(&rest[..len]);
         rest = &rest[len..];
     }
-    tuples.iter().rev().flat_map(|t| t.iter().copied()).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for tuple in tuples.iter().rev() {
+        out.extend_from_slice(tuple);
+    }
+    out
 }
 
 #[cfg(test)]

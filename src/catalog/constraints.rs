@@ -8,7 +8,7 @@
 
 use tokio_postgres::Client;
 
-use super::graph::{class, Graph};
+use super::graph::{class, Graph, ObjKey};
 use super::model::{ObjectKind, Phase};
 use super::query::{not_in_extension, rows, USER_SCHEMA};
 use super::version::ServerVersion;
@@ -35,6 +35,38 @@ fn attach(parent: Option<String>, child: &str) -> String {
     parent.map(|p| format!("\nALTER INDEX {p} ATTACH PARTITION {child};")).unwrap_or_default()
 }
 
+/// Attaches `child`, the index (OID `child_oid`) of a partitioned table
+/// created by the object `owner`, to `parent` in an object of its own that
+/// waits until every index of the table's partitions (`partitions`) is
+/// attached to `child`.
+///
+/// Attaching the last missing index under an index validates it, and, if it
+/// is itself attached, its parent in turn; an attach to that parent in
+/// another transaction at the same time does not see it, nor it that
+/// attach, and the parent's index stays invalid for good (on every major
+/// from 13 to 18; a foreign key to the table then fails: "no unique
+/// constraint matching given keys"). Attached bottom-up, an index of a
+/// partitioned table is complete before it joins its parent, and attaches
+/// to one parent are serialized by PostgreSQL's lock on it.
+fn attach_when_complete(
+    graph: &mut Graph,
+    owner: (ObjKey, ObjectKind),
+    parent: &str,
+    child: &str,
+    child_oid: u32,
+    partitions: &[u32],
+) {
+    let (key, kind) = owner;
+    let sql = format!("ALTER INDEX {parent} ATTACH PARTITION {child};");
+    let name = format!("attach {child} to {parent}");
+    let Some(attach) = graph.add_dependent(key, "attach", kind, name, Phase::PostData, sql) else { return };
+    graph.alias((class::PG_INHERITS, child_oid), attach);
+    for &partition in partitions {
+        graph.depend(attach, (class::PG_CLASS, partition));
+        graph.depend(attach, (class::PG_INHERITS, partition));
+    }
+}
+
 /// Statements an index carries beyond its definition.
 fn index_extras(table: &str, index: &str, clustered: bool, replica_identity: bool) -> String {
     let mut out = String::new();
@@ -52,6 +84,10 @@ const PARENT_INDEX: &str = "(SELECT pg_catalog.quote_ident(pn.nspname) || '.' ||
     FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent \
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = INDEX_OID)";
 
+/// The OIDs of the indexes attached to `INDEX_OID`.
+const PARTITION_INDEXES: &str =
+    "coalesce((SELECT pg_catalog.array_agg(i.inhrelid) FROM pg_catalog.pg_inherits i WHERE i.inhparent = INDEX_OID), '{}')";
+
 async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph) -> Result<(), CatalogError> {
     // 18: temporal keys (`WITHOUT OVERLAPS`, `PERIOD`) and NOT ENFORCED.
     let (period, enforced) =
@@ -68,7 +104,8 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                      ELSE '{{}}' END, \
                 {period}, {enforced}, {nulls_not_distinct} OR {set_columns}, \
                 (SELECT pc.conname::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid), \
-                (SELECT pc.conrelid::pg_catalog.regclass::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid) \
+                (SELECT pc.conrelid::pg_catalog.regclass::text FROM pg_catalog.pg_constraint pc WHERE pc.oid = con.conparentid), \
+                {partitions} \
          FROM pg_catalog.pg_constraint con \
          JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -77,6 +114,7 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
          WHERE con.contype IN ('p', 'u', 'x', 'f', 'c') AND {USER_SCHEMA} AND {}",
         not_in_extension(class::PG_CLASS, "c.oid"),
         parent = PARENT_INDEX.replace("INDEX_OID", "ic.oid"),
+        partitions = PARTITION_INDEXES.replace("INDEX_OID", "ic.oid"),
         nulls_not_distinct = nulls_not_distinct(version),
     );
     for row in rows(client, "constraints", &sql).await? {
@@ -144,6 +182,7 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                 // parent's.
                 for index in row.get::<_, Vec<u32>>(18) {
                     graph.depend(added, (class::PG_CLASS, index));
+                    graph.depend(added, (class::PG_INHERITS, index));
                 }
                 if split {
                     let validate = format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", quote_ident(&conname));
@@ -218,10 +257,17 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                 } else {
                     add("ONLY ")
                 };
-                sql.push_str(&attach(parent_index, &index_name));
+                let attach_later = parent_index.as_ref().filter(|_| partitioned);
+                if attach_later.is_none() {
+                    sql.push_str(&attach(parent_index.clone(), &index_name));
+                }
                 sql.push_str(&index_extras(&table, &quote_ident(row.get(9)), row.get(11), row.get(12)));
                 let index =
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
+                if let Some(parent) = attach_later {
+                    let owner = ((class::PG_CONSTRAINT, oid), ObjectKind::Constraint);
+                    attach_when_complete(graph, owner, parent, &index_name, row.get(8), &row.get::<_, Vec<u32>>(24));
+                }
                 if adopt {
                     graph.depend(index, (class::PG_INDEX, row.get(8)));
                     if let (Some(major), Some(build)) = (requires, graph.find((class::PG_INDEX, row.get(8)))) {
@@ -283,7 +329,7 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
                 x.indisclustered, x.indisreplident, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
                 coalesce((SELECT pg_catalog.array_agg(a.attnum || ' ' || a.attstattarget ORDER BY a.attnum) \
                           FROM pg_catalog.pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget > 0), '{{}}'), \
-                {nulls_not_distinct} \
+                {nulls_not_distinct}, ic.relkind = 'I', {partitions} \
          FROM pg_catalog.pg_index x \
          JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid \
          JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
@@ -294,6 +340,7 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
                            WHERE con.conrelid = x.indrelid AND con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))",
         not_in_extension(class::PG_CLASS, "c.oid"),
         parent = PARENT_INDEX.replace("INDEX_OID", "x.indexrelid"),
+        partitions = PARTITION_INDEXES.replace("INDEX_OID", "x.indexrelid"),
         nulls_not_distinct = nulls_not_distinct(version),
     );
     for row in rows(client, "indexes", &sql).await? {
@@ -301,16 +348,24 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
         let definition: String = row.get(3);
         let table: String = row.get(7);
         let mut sql = format!("{definition};");
-        sql.push_str(&attach(row.get(4), &name));
+        let parent: Option<String> = row.get(4);
+        let attach_later = parent.as_ref().filter(|_| row.get::<_, bool>(10));
+        if attach_later.is_none() {
+            sql.push_str(&attach(parent.clone(), &name));
+        }
         sql.push_str(&index_extras(&table, &quote_ident(row.get(2)), row.get(5), row.get(6)));
         for entry in row.get::<_, Vec<String>>(8) {
             if let Some((column, target)) = entry.split_once(' ') {
                 sql.push_str(&format!("\nALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target};"));
             }
         }
-        let index = graph.add((class::PG_CLASS, row.get(0)), ObjectKind::Index, name, Phase::PostData, sql);
+        let key = (class::PG_CLASS, row.get(0));
+        let index = graph.add(key, ObjectKind::Index, name.clone(), Phase::PostData, sql);
         if row.get::<_, bool>(9) {
             graph.requires_major(index, 15);
+        }
+        if let Some(parent) = attach_later {
+            attach_when_complete(graph, (key, ObjectKind::Index), parent, &name, key.1, &row.get::<_, Vec<u32>>(11));
         }
     }
     Ok(())

@@ -23,6 +23,8 @@ pub mod class {
     pub const PG_ATTRDEF: u32 = 2604;
     pub const PG_CONSTRAINT: u32 = 2606;
     pub const PG_INDEX: u32 = 2610;
+    /// A row here attaches a partition (or a partition's index) to its parent.
+    pub const PG_INHERITS: u32 = 2611;
     pub const PG_CAST: u32 = 2605;
     pub const PG_OPERATOR: u32 = 2617;
     pub const PG_REWRITE: u32 = 2618;

@@ -47,7 +47,7 @@ async fn a_public_schema_dropped_and_created_again_comes_back_as_it_was() {
     // No comment, no privilege for PUBLIC, another owner: not the public
     // schema every new database starts with.
     let sql =
-        "DO $$ BEGIN CREATE ROLE replibyte_public_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+        "DO $$ BEGIN CREATE ROLE replibyte_public_owner NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
                DROP SCHEMA public; CREATE SCHEMA public AUTHORIZATION replibyte_public_owner; \
                GRANT USAGE ON SCHEMA public TO replibyte_public_owner; \
                CREATE TABLE public.t (a int); INSERT INTO public.t VALUES (1);";
@@ -87,7 +87,7 @@ async fn views_that_read_themselves_are_created_in_two_steps() {
 /// Large objects: an empty one, a small one with a comment and a grant,
 /// one spanning several chunks and segments; the same OIDs, bytes, grants
 /// and comments on the copy.
-const LARGE_OBJECTS: &str = "DO $$ BEGIN CREATE ROLE replibyte_lo_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+const LARGE_OBJECTS: &str = "DO $$ BEGIN CREATE ROLE replibyte_lo_reader NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
     SELECT pg_catalog.lo_create(424242); \
     SELECT pg_catalog.lo_from_bytea(424243, 'small object'::bytea); \
     COMMENT ON LARGE OBJECT 424243 IS 'a comment'; \

@@ -257,16 +257,18 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                 } else {
                     add("ONLY ")
                 };
-                let attach_later = parent_index.as_ref().filter(|_| partitioned);
-                if attach_later.is_none() {
-                    sql.push_str(&attach(parent_index.clone(), &index_name));
-                }
+                let attach_later = if partitioned {
+                    parent_index
+                } else {
+                    sql.push_str(&attach(parent_index, &index_name));
+                    None
+                };
                 sql.push_str(&index_extras(&table, &quote_ident(row.get(9)), row.get(11), row.get(12)));
                 let index =
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
                 if let Some(parent) = attach_later {
                     let owner = ((class::PG_CONSTRAINT, oid), ObjectKind::Constraint);
-                    attach_when_complete(graph, owner, parent, &index_name, row.get(8), &row.get::<_, Vec<u32>>(24));
+                    attach_when_complete(graph, owner, &parent, &index_name, row.get(8), &row.get::<_, Vec<u32>>(24));
                 }
                 if adopt {
                     graph.depend(index, (class::PG_INDEX, row.get(8)));
@@ -348,11 +350,13 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
         let definition: String = row.get(3);
         let table: String = row.get(7);
         let mut sql = format!("{definition};");
-        let parent: Option<String> = row.get(4);
-        let attach_later = parent.as_ref().filter(|_| row.get::<_, bool>(10));
-        if attach_later.is_none() {
-            sql.push_str(&attach(parent.clone(), &name));
-        }
+        // An index of a partitioned table that is itself attached.
+        let attach_later: Option<String> = if row.get::<_, bool>(10) {
+            row.get(4)
+        } else {
+            sql.push_str(&attach(row.get(4), &name));
+            None
+        };
         sql.push_str(&index_extras(&table, &quote_ident(row.get(2)), row.get(5), row.get(6)));
         for entry in row.get::<_, Vec<String>>(8) {
             if let Some((column, target)) = entry.split_once(' ') {
@@ -365,7 +369,7 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
             graph.requires_major(index, 15);
         }
         if let Some(parent) = attach_later {
-            attach_when_complete(graph, (key, ObjectKind::Index), parent, &name, key.1, &row.get::<_, Vec<u32>>(11));
+            attach_when_complete(graph, (key, ObjectKind::Index), &parent, &name, key.1, &row.get::<_, Vec<u32>>(11));
         }
     }
     Ok(())

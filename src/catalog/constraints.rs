@@ -30,15 +30,29 @@ fn nulls_not_distinct(version: ServerVersion) -> &'static str {
     }
 }
 
-/// `ALTER INDEX parent ATTACH PARTITION child;` when `parent` is given.
-fn attach(parent: Option<String>, child: &str) -> String {
-    parent.map(|p| format!("\nALTER INDEX {p} ATTACH PARTITION {child};")).unwrap_or_default()
+/// `ALTER INDEX parent ATTACH PARTITION child;`
+fn attach_statement(parent: &str, child: &str) -> String {
+    format!("ALTER INDEX {parent} ATTACH PARTITION {child};")
+}
+
+/// Ends `sql` with the statement attaching the index `child` to `parent`,
+/// if it has one — unless `child` is the index of a partitioned table
+/// (`partitioned`): then `parent` is returned, for
+/// [`attach_when_complete`].
+fn attach_now(sql: &mut String, parent: Option<String>, child: &str, partitioned: bool) -> Option<String> {
+    let parent = parent?;
+    if partitioned {
+        return Some(parent);
+    }
+    sql.push('\n');
+    sql.push_str(&attach_statement(&parent, child));
+    None
 }
 
 /// Attaches `child`, the index (OID `child_oid`) of a partitioned table
-/// created by the object `owner`, to `parent` in an object of its own that
-/// waits until every index of the table's partitions (`partitions`) is
-/// attached to `child`.
+/// created by the object keyed `owner`, to `parent` in an object of its own
+/// (of the owner's kind) that waits until every index of the table's
+/// partitions (`partitions`) is attached to `child`.
 ///
 /// Attaching the last missing index under an index validates it, and, if it
 /// is itself attached, its parent in turn; an attach to that parent in
@@ -50,16 +64,16 @@ fn attach(parent: Option<String>, child: &str) -> String {
 /// to one parent are serialized by PostgreSQL's lock on it.
 fn attach_when_complete(
     graph: &mut Graph,
-    owner: (ObjKey, ObjectKind),
+    owner: ObjKey,
     parent: &str,
     child: &str,
     child_oid: u32,
     partitions: &[u32],
 ) {
-    let (key, kind) = owner;
-    let sql = format!("ALTER INDEX {parent} ATTACH PARTITION {child};");
+    let Some(kind) = graph.find(owner).map(|index| graph.object(index).kind) else { return };
+    let sql = attach_statement(parent, child);
     let name = format!("attach {child} to {parent}");
-    let Some(attach) = graph.add_dependent(key, "attach", kind, name, Phase::PostData, sql) else { return };
+    let Some(attach) = graph.add_dependent(owner, "attach", kind, name, Phase::PostData, sql) else { return };
     graph.alias((class::PG_INHERITS, child_oid), attach);
     for &partition in partitions {
         graph.depend(attach, (class::PG_CLASS, partition));
@@ -257,18 +271,20 @@ async fn constraints(client: &Client, version: ServerVersion, graph: &mut Graph)
                 } else {
                     add("ONLY ")
                 };
-                let attach_later = if partitioned {
-                    parent_index
-                } else {
-                    sql.push_str(&attach(parent_index, &index_name));
-                    None
-                };
+                let attach_later = attach_now(&mut sql, parent_index, &index_name, partitioned);
                 sql.push_str(&index_extras(&table, &quote_ident(row.get(9)), row.get(11), row.get(12)));
                 let index =
                     graph.add((class::PG_CONSTRAINT, oid), ObjectKind::Constraint, display, Phase::PostData, sql);
                 if let Some(parent) = attach_later {
-                    let owner = ((class::PG_CONSTRAINT, oid), ObjectKind::Constraint);
-                    attach_when_complete(graph, owner, &parent, &index_name, row.get(8), &row.get::<_, Vec<u32>>(24));
+                    let partitions: Vec<u32> = row.get(24);
+                    attach_when_complete(
+                        graph,
+                        (class::PG_CONSTRAINT, oid),
+                        &parent,
+                        &index_name,
+                        row.get(8),
+                        &partitions,
+                    );
                 }
                 if adopt {
                     graph.depend(index, (class::PG_INDEX, row.get(8)));
@@ -350,13 +366,7 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
         let definition: String = row.get(3);
         let table: String = row.get(7);
         let mut sql = format!("{definition};");
-        // An index of a partitioned table that is itself attached.
-        let attach_later: Option<String> = if row.get::<_, bool>(10) {
-            row.get(4)
-        } else {
-            sql.push_str(&attach(row.get(4), &name));
-            None
-        };
+        let attach_later = attach_now(&mut sql, row.get(4), &name, row.get(10));
         sql.push_str(&index_extras(&table, &quote_ident(row.get(2)), row.get(5), row.get(6)));
         for entry in row.get::<_, Vec<String>>(8) {
             if let Some((column, target)) = entry.split_once(' ') {
@@ -369,7 +379,7 @@ async fn indexes(client: &Client, version: ServerVersion, graph: &mut Graph) -> 
             graph.requires_major(index, 15);
         }
         if let Some(parent) = attach_later {
-            attach_when_complete(graph, (key, ObjectKind::Index), &parent, &name, key.1, &row.get::<_, Vec<u32>>(11));
+            attach_when_complete(graph, key, &parent, &name, key.1, &row.get::<_, Vec<u32>>(11));
         }
     }
     Ok(())

@@ -53,7 +53,7 @@ fn a_key_to_a_partitioned_table_waits_for_every_partition_key(ws: &Workspace) {
     let fk =
         objects.iter().find(|o| o["kind"] == "foreign-key" && name(o).starts_with("\"measurement_notes_fk\"")).unwrap();
     let depends = fk["depends_on"].as_array().unwrap();
-    for key in &partition_keys {
+    for key in partition_keys {
         assert!(depends.contains(key), "{} waits for {key}: {depends:?}", name(fk));
     }
     let id_of = |wanted: &str| &objects.iter().find(|o| name(o) == wanted).unwrap()["id"];

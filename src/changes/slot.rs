@@ -198,6 +198,27 @@ pub async fn drop(client: &Client, slot: &str) -> Result<(), SlotError> {
         .map_err(fail(format!("dropping publication {slot}")))
 }
 
+/// Stops whatever session is reading the slot (a peek whose changes are no
+/// longer wanted) and returns once it has let go of the slot; `reader` is
+/// that session's connection, `client` another one.
+///
+/// # Errors
+/// A failing statement.
+pub async fn stop_reading(client: &Client, reader: &Client, slot: &str) -> Result<(), SlotError> {
+    client
+        .query(
+            "SELECT pg_catalog.pg_cancel_backend(active_pid) FROM pg_catalog.pg_replication_slots \
+             WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            &[&slot],
+        )
+        .await
+        .map_err(fail(format!("stopping the read of replication slot {slot}")))?;
+    // Queued behind the cancelled peek: it returns once that session is
+    // idle again, its slot released (its own outcome does not matter).
+    let _ = reader.batch_execute("SELECT 1").await;
+    Ok(())
+}
+
 /// Moves the slot past every change committed before `lsn`: they will not
 /// be read again.
 ///

@@ -35,21 +35,22 @@ pub async fn dump(
     options: &DumpOptions,
     progress: &Progress,
 ) -> Result<Manifest, DumpError> {
-    let client = pg::connect(source, "replibyte dump").await?;
+    // A delta reads the catalog on one connection while the server decodes
+    // the slot's changes on the other ([`delta::dump`]); a base opens its
+    // own.
+    let (client, reader) =
+        tokio::try_join!(pg::connect(source, "replibyte dump"), pg::connect(source, "replibyte dump changes"))?;
     let database: String = client
         .query_one("SELECT pg_catalog.current_database()::text", &[])
         .await
         .map_err(|e| DumpError::query("reading the database name", &e))?
         .get(0);
     let slot = options.incremental.slot.clone().unwrap_or_else(|| slot::default_name(&database));
-    // A delta runs on this one connection, from the slot's state to its
-    // advance (each connection costs a delta about 10 ms of its 0.25 s); a
-    // base opens its own.
     let reason = match latest_of_chain(bridge.as_ref(), &slot, &database).await? {
         None => "no earlier dump of this chain in the bridge".to_string(),
         Some(parent) => match why_new_base(&parent, options) {
             Some(reason) => reason,
-            None => match delta::dump(&client, id, bridge.clone(), options, progress, &parent, &slot).await? {
+            None => match delta::dump(&client, &reader, id, bridge.clone(), options, progress, &parent, &slot).await? {
                 delta::Outcome::Stored(manifest) => {
                     let manifest = commit(bridge.as_ref(), *manifest).await?;
                     // Only now may the slot forget these changes. If it
@@ -63,7 +64,7 @@ pub async fn dump(
             },
         },
     };
-    drop(client);
+    drop((client, reader));
     info!(dump = %id, slot = %slot, "taking a new base: {reason}");
     // A delta that gave up may have stored segments under this id.
     bridge.delete_prefix(&keys::dump_dir(id)).await?;

@@ -25,6 +25,7 @@ pub use error::RestoreError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tokio_postgres::Client;
 use tracing::{debug, info};
 
 use crate::bridge::Bridge;
@@ -205,15 +206,8 @@ async fn in_place(
     let Some(entry) = base.databases.first() else { return Ok(false) };
     let target = target_name(destination, options, base, &entry.name);
     let uri = destination.with_database(&target);
-    let Some(held) = held_dump(&uri).await else { return Ok(false) };
-    let Some(position) = chain.iter().position(|m| m.id.as_str() == held) else { return Ok(false) };
-    let last = chain.last().expect("a chain");
-    if position + 1 == chain.len() {
-        info!(dump = %last.id, database = %target, "the destination already holds this dump");
-        return Ok(true);
-    }
-    let schema = store::read_schema(bridge, &entry.schema_key).await?;
-    // A second connection, opened beside the first, reads ahead of the
+    // The connection that applies the changes first asks which dump the
+    // database holds. A second one, opened beside it, reads ahead of the
     // changes (`jobs` counts the connections a restore may open); into a
     // fresh database, just loaded, there is nothing to gain.
     let (client, read_ahead) = tokio::join!(pg::connect(&uri, "replibyte restore"), async {
@@ -223,7 +217,15 @@ async fn in_place(
             None
         }
     });
-    let client = client?;
+    let Ok(client) = client else { return Ok(false) };
+    let Some(held) = dump_held_by(&client).await else { return Ok(false) };
+    let Some(position) = chain.iter().position(|m| m.id.as_str() == held) else { return Ok(false) };
+    let last = chain.last().expect("a chain");
+    if position + 1 == chain.len() {
+        info!(dump = %last.id, database = %target, "the destination already holds this dump");
+        return Ok(true);
+    }
+    let schema = store::read_schema(bridge, &entry.schema_key).await?;
     info!(from = %held, to = %last.id, database = %target, "applying changes in place");
     for delta in &chain[position + 1..] {
         let refresh = if delta.id == last.id { refresh_objects(&schema) } else { Vec::new() };
@@ -242,6 +244,12 @@ async fn in_place(
 /// and was restored by replibyte.
 async fn held_dump(uri: &ConnectionUri) -> Option<String> {
     let client = pg::connect(uri, "replibyte restore check").await.ok()?;
+    dump_held_by(&client).await
+}
+
+/// The dump the database `client` is connected to was last restored from,
+/// if replibyte restored it.
+async fn dump_held_by(client: &Client) -> Option<String> {
     let sql = format!("SELECT pg_catalog.current_setting('{DUMP_ID_SETTING}', true)");
     client.query_one(sql.as_str(), &[]).await.ok()?.get(0)
 }

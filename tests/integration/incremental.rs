@@ -218,6 +218,14 @@ async fn a_schema_change_or_too_much_wal_starts_a_new_base() {
     run_ok(&config, &["dump"]);
     assert_eq!(dumps(&config)[0].1, "incremental");
 
+    // Enough changes that the server is still decoding them when the
+    // catalog shows the schema changed: that read of the slot is stopped,
+    // or the new base could not drop the slot.
+    sql(
+        &source,
+        "INSERT INTO public.products (sku, name, category, price) \
+         SELECT 'bulk-' || g, 'bulk', 'bulk', 1 FROM generate_series(1, 200000) g",
+    );
     sql(&source, "ALTER TABLE public.products ADD COLUMN color text");
     let output = run_ok(&config, &["dump"]);
     assert!(stderr(&output).contains("taking a new base: the schema changed"), "{}", stderr(&output));

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use self::read_ahead::Keys;
 pub use self::read_ahead::ReadAhead;
-use self::runs::{Gatherer, Run, Step};
+use self::runs::{Gatherer, Kind, Run, Step};
 use super::{RestoreError, DUMP_ID_SETTING};
 use crate::bridge::Bridge;
 use crate::catalog::DdlObject;
@@ -173,7 +173,9 @@ fn read_ahead_of(reader: &ReadAhead, table: &ChangeTable, run: &Run) {
     // text: there is no index to read it by.
     if !run.keys.is_empty() && !table.full_identity {
         let columns = table.key.iter().map(|k| quote_ident(k)).collect();
-        reader.read(Keys { table: quote_qualified(&table.schema, &table.name), columns, rows: run.keys.clone() });
+        let table = quote_qualified(&table.schema, &table.name);
+        let head_start = matches!(run.kind, Kind::Update(_));
+        reader.read(Keys { table, columns, rows: run.keys.clone(), head_start });
     }
 }
 

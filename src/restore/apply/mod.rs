@@ -5,7 +5,8 @@
 //! ([`runs`]), each applied in a few statements ([`statements`]). Gathering
 //! and applying overlap: the next run is gathered while one is applied. As
 //! a run's apply starts, its keys go to the [`ReadAhead`], if any, which
-//! reads the rows it changes on a second connection, from the other end.
+//! reads the rows it changes on a second connection: an update run ahead
+//! of the apply, a delete run from the other end.
 //! Triggers and foreign keys are not fired while
 //! applying (`session_replication_role = replica`, as PostgreSQL's own
 //! subscribers do): the source already ran them, and their effects are

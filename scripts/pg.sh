@@ -79,6 +79,9 @@ log_min_messages = warning
 wal_level = logical
 max_replication_slots = 20
 max_wal_senders = 20
+# A delta restored in place with --jobs applies tables side by side, each
+# connection's transaction prepared, then committed together.
+max_prepared_transactions = 20
 CONF
     as_owner "$bindir/pg_ctl" -D "$state/data" -l "$state/server.log" -w -t 60 start >/dev/null \
       || { echo "pg.sh: server did not start, see $state/server.log" >&2; tail -5 "$state/server.log" >&2; exit 1; }

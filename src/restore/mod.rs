@@ -158,7 +158,7 @@ async fn restore_chain(
             // database too, before it is swapped in.
             for (i, delta) in deltas.iter().enumerate() {
                 let refresh = if i + 1 == deltas.len() { refresh_objects(&schema) } else { Vec::new() };
-                apply::apply(&client, fresh.name(), bridge.as_ref(), delta, &refresh, None).await?;
+                apply::apply(&client, &[], fresh.name(), bridge.as_ref(), delta, &refresh, None).await?;
             }
             Ok::<_, RestoreError>(())
         };
@@ -207,18 +207,19 @@ async fn in_place(
     let target = target_name(destination, options, base, &entry.name);
     let uri = destination.with_database(&target);
     // The connection that applies the changes first asks which dump the
-    // database holds. A second one, opened beside it, reads ahead of the
-    // changes (`jobs` counts the connections a restore may open); into a
-    // fresh database, just loaded, there is nothing to gain.
-    let (client, read_ahead) = tokio::join!(pg::connect(&uri, "replibyte restore"), async {
-        if options.jobs > 1 {
-            ReadAhead::start(&uri).await
-        } else {
-            None
-        }
-    });
+    // database holds. The others, opened beside it (`jobs` counts the
+    // connections a restore may open), apply other tables' changes where
+    // that can be done ([`apply::parallel`]), else one reads ahead of the
+    // changes; into a fresh database, just loaded, neither is worth it.
+    let tables = chain.iter().filter_map(|m| m.databases.first()?.changes.as_ref()).map(|c| c.tables.len()).max();
+    let extra = options.jobs.saturating_sub(1).min(tables.unwrap_or(1).saturating_sub(1).max(1));
+    let (client, others) = tokio::join!(
+        pg::connect(&uri, "replibyte restore"),
+        futures::future::join_all((0..extra).map(|_| pg::connect(&uri, "replibyte restore helper")))
+    );
     let Ok(client) = client else { return Ok(false) };
     let Some(held) = dump_held_by(&client).await else { return Ok(false) };
+    apply::resolve_prepared(&client).await?;
     let Some(position) = chain.iter().position(|m| m.id.as_str() == held) else { return Ok(false) };
     let last = chain.last().expect("a chain");
     if position + 1 == chain.len() {
@@ -226,11 +227,18 @@ async fn in_place(
         return Ok(true);
     }
     let schema = store::read_schema(bridge, &entry.schema_key).await?;
+    let refresh = refresh_objects(&schema);
+    let mut helpers: Vec<Client> = others.into_iter().filter_map(Result::ok).collect();
+    let read_ahead = if helpers.is_empty() || (refresh.is_empty() && prepares_transactions(&client).await) {
+        None
+    } else {
+        helpers.drain(..).next().map(ReadAhead::start)
+    };
     info!(from = %held, to = %last.id, database = %target, "applying changes in place");
     for delta in &chain[position + 1..] {
-        let refresh = if delta.id == last.id { refresh_objects(&schema) } else { Vec::new() };
+        let refresh = if delta.id == last.id { refresh.as_slice() } else { &[] };
         tokio::select! {
-            result = apply::apply(&client, &target, bridge, delta, &refresh, read_ahead.as_ref()) => { result?; }
+            result = apply::apply(&client, &helpers, &target, bridge, delta, refresh, read_ahead.as_ref()) => { result?; }
             _ = cancel.cancelled() => return Err(RestoreError::Cancelled),
         }
     }
@@ -238,6 +246,13 @@ async fn in_place(
         debug!(rows = reader.rows_read(), "rows read ahead of the changes");
     }
     Ok(true)
+}
+
+/// Whether the server `client` is connected to can prepare transactions
+/// (`max_prepared_transactions` above 0).
+async fn prepares_transactions(client: &Client) -> bool {
+    let sql = "SELECT current_setting('max_prepared_transactions')::int > 0";
+    client.query_one(sql, &[]).await.is_ok_and(|row| row.get(0))
 }
 
 /// The dump the database `uri` names was last restored from, if it exists

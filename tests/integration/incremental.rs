@@ -258,3 +258,118 @@ async fn a_base_refused_by_the_privacy_guard_leaves_no_slot() {
     assert_eq!(slots, 0, "the failed base's slot holds WAL back");
     drop_database(&source).await;
 }
+
+/// The prepared transactions replibyte left in `database`.
+async fn prepared_in(database: &str) -> i64 {
+    let client = server().connect("postgres").await;
+    let sql = "SELECT count(*) FROM pg_prepared_xacts WHERE database = $1 AND gid LIKE 'replibyte:%'";
+    client.query_one(sql, &[&database]).await.unwrap().get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_applied_side_by_side_commit_together_or_not_at_all() {
+    let source = unique_name("inc_par_src");
+    let target = unique_name("inc_par_dst");
+    create_database(&source).await;
+    sql(
+        &source,
+        "CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE NOT NULL, note text); \
+         CREATE TABLE orders (id bigserial PRIMARY KEY, person int NOT NULL REFERENCES people, amount numeric); \
+         CREATE TABLE events (id int PRIMARY KEY, kind text); \
+         INSERT INTO people SELECT g, 'p' || g || '@example.com', repeat('x', g % 50) FROM generate_series(1, 2000) g; \
+         INSERT INTO orders (person, amount) SELECT 1 + g % 2000, g FROM generate_series(1, 5000) g; \
+         INSERT INTO events SELECT g, 'k' FROM generate_series(1, 1000) g;",
+    );
+    let transformers = format!(
+        "{TRANSFORMERS}  transformers:\n    - schema: public\n      table: people\n      columns:\n        - name: email\n          transformer: email\n"
+    );
+    let ws = Workspace::new();
+    let config = ws.config(&source, &target, &format!("  incremental: true\n{transformers}"));
+    run_ok(&config, &["dump"]);
+    run_ok(&config, &["restore"]);
+
+    // Three tables' changes on three connections, committed together.
+    sql(
+        &source,
+        "UPDATE people SET email = 'new.' || id || '@example.com', note = 'n' WHERE id % 10 = 0; \
+         INSERT INTO orders (person, amount) SELECT g, 1 FROM generate_series(1, 300) g; \
+         DELETE FROM orders WHERE id % 7 = 0; \
+         UPDATE events SET kind = 'changed' WHERE id % 3 = 0; \
+         DELETE FROM events WHERE id > 900;",
+    );
+    let first = stdout(&run_ok(&config, &["dump"]));
+    let log = stderr(&run_ok(&config, &["restore", "--jobs", "3", "-v"]));
+    assert!(log.contains("connections=3"), "{log}");
+    assert_identical(&fresh_full_copy(&source, &transformers), &target).await;
+    assert_eq!(prepared_in(&target).await, 0);
+
+    // A change the destination refuses on one connection: nothing of the
+    // delta is committed on any, and nothing is left prepared.
+    sql(&source, "UPDATE people SET note = 'second' WHERE id = 1; INSERT INTO events VALUES (5000, 'new')");
+    sql(&target, "INSERT INTO events VALUES (5000, 'added in the destination')");
+    run_ok(&config, &["dump"]);
+    let refused = replibyte(&config, &["restore", "--jobs", "3"]).output().unwrap();
+    assert_fails_with(&refused, "events", &server().password);
+    let client = server().connect(&target).await;
+    let note: String = client.query_one("SELECT note FROM people WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_ne!(note, "second", "the other connections' changes were rolled back");
+    let held: String = client.query_one("SELECT current_setting('replibyte.dump_id')", &[]).await.unwrap().get(0);
+    assert_eq!(held, first);
+    assert_eq!(prepared_in(&target).await, 0);
+    sql(&target, "DELETE FROM events WHERE id = 5000");
+    let log = stderr(&run_ok(&config, &["restore", "--jobs", "3", "-v"]));
+    assert!(log.contains("connections=3"), "{log}");
+
+    // A TRUNCATE of tables on two connections: the delta goes on one.
+    sql(
+        &source,
+        "INSERT INTO orders (person, amount) VALUES (1, 2); UPDATE events SET kind = 'again' WHERE id = 1; \
+         TRUNCATE orders, events; INSERT INTO events VALUES (1, 'after');",
+    );
+    let last = stdout(&run_ok(&config, &["dump"]));
+    let log = stderr(&run_ok(&config, &["restore", "--jobs", "3", "-v"]));
+    assert!(log.contains("changes applied on one connection: a TRUNCATE"), "{log}");
+    let reference = fresh_full_copy(&source, &transformers);
+    assert_identical(&reference, &target).await;
+
+    // Prepared transactions a stopped run left behind: committed if their
+    // dump is the one the database holds (the decision was made), rolled
+    // back otherwise.
+    let client = server().connect(&target).await;
+    let leave = |id: i32, dump: &str| {
+        format!("BEGIN; INSERT INTO events VALUES ({id}, 'left'); PREPARE TRANSACTION 'replibyte:{dump}:1'")
+    };
+    client.batch_execute(&leave(-1, &last)).await.unwrap();
+    client.batch_execute(&leave(-2, &first)).await.unwrap();
+    let log = stderr(&run_ok(&config, &["restore"]));
+    assert!(log.contains("COMMIT PREPARED") && log.contains("ROLLBACK PREPARED"), "{log}");
+    assert_eq!(prepared_in(&target).await, 0);
+    let left: Vec<i32> =
+        client.query("SELECT id FROM events WHERE id < 0", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(left, vec![-1]);
+    sql(&target, "DELETE FROM events WHERE id = -1");
+
+    // A trigger that fires even while changes are applied (its writes may
+    // be another connection's table): one connection. (Its creation takes
+    // a new base; the delta after it is applied in place.)
+    sql(
+        &source,
+        "CREATE FUNCTION count_event() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN UPDATE public.people SET note = 'counted' WHERE id = 2; RETURN NEW; END $$; \
+         CREATE TRIGGER counted AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION count_event(); \
+         ALTER TABLE events ENABLE ALWAYS TRIGGER counted;",
+    );
+    run_ok(&config, &["dump"]);
+    run_ok(&config, &["restore"]);
+    sql(&source, "UPDATE orders SET amount = 3; INSERT INTO events VALUES (2, 'fires')");
+    run_ok(&config, &["dump"]);
+    let log = stderr(&run_ok(&config, &["restore", "--jobs", "3", "-v"]));
+    assert!(log.contains("changes applied on one connection: a trigger or rule"), "{log}");
+    let after_trigger = fresh_full_copy(&source, &transformers);
+    assert_identical(&after_trigger, &target).await;
+
+    drop_slot(&source, &config).await;
+    for db in [&target, &reference, &after_trigger] {
+        drop_database(db).await;
+    }
+}

@@ -6,9 +6,9 @@
 //! touch (each changed row's index leaf and heap page, scattered over
 //! tables larger than shared buffers), one at a time, in the one backend
 //! that holds the delta's transaction. PostgreSQL's replay of WAL has the
-//! same bound and prefetches for it (`recovery_prefetch`); a delta cannot
-//! be split over connections without losing its all-or-nothing, but
-//! reading can: the pages this connection reads are in shared buffers
+//! same bound and prefetches for it (`recovery_prefetch`). Where a delta
+//! cannot be split over connections ([`super::parallel`]), reading can:
+//! the pages this connection reads are in shared buffers
 //! (or at least the OS cache) when the transaction gets to them, and the
 //! two reads run on two cores. It reads the run being applied, not the
 //! next ones: pages read further ahead would evict the ones the apply is
@@ -26,12 +26,10 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::statements::{key_matches, key_select, stage};
-use crate::config::ConnectionUri;
 use crate::copy::binary::{self, Next};
-use crate::pg;
 use crate::pg::error_message;
 
 /// The rows of one run to read: binary COPY tuples of the key columns.
@@ -57,17 +55,8 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Connects to `uri` and starts reading what [`ReadAhead::read`] is
-    /// given; `None` (logged) when the connection cannot be made: the apply
-    /// goes on without it.
-    pub async fn start(uri: &ConnectionUri) -> Option<ReadAhead> {
-        let client = match pg::connect(uri, "replibyte restore read-ahead").await {
-            Ok(client) => client,
-            Err(e) => {
-                debug!("no read-ahead for the changes: {e}");
-                return None;
-            }
-        };
+    /// Starts reading what [`ReadAhead::read`] is given, on `client`.
+    pub fn start(client: Client) -> ReadAhead {
         let (next, mut runs) = watch::channel::<Option<Keys>>(None);
         let rows_read = Arc::new(AtomicU64::new(0));
         let counter = rows_read.clone();
@@ -83,7 +72,7 @@ impl ReadAhead {
                 };
             }
         });
-        Some(ReadAhead { next, rows_read, task })
+        ReadAhead { next, rows_read, task }
     }
 
     /// Reads `keys` next, instead of a run not yet started.
@@ -119,7 +108,7 @@ async fn read(client: &Client, keys: &Keys) -> Result<u64, tokio_postgres::Error
     let table = &keys.table;
     let rows =
         if keys.head_start { keys.rows.clone() } else { Bytes::from(last_first(&keys.rows, keys.columns.len())) };
-    stage(client, "rb_read_ahead", table, &key_select(&keys.columns), rows).await?;
+    stage(client, ("TEMPORARY", "pg_temp.rb_read_ahead"), table, &key_select(&keys.columns), rows).await?;
     let sql = format!(
         "SELECT count(t.ctid) FROM ONLY {table} t JOIN pg_temp.rb_read_ahead s ON {}",
         key_matches(&keys.columns, false)

@@ -45,7 +45,12 @@ pub struct Run {
 /// A statement group to run, in order.
 pub enum Step {
     Run(Run),
-    Truncate(String),
+    /// The statement, and the tables it empties (indexes among the
+    /// delta's tables).
+    Truncate {
+        sql: String,
+        tables: Vec<u32>,
+    },
 }
 
 /// A run being gathered.
@@ -92,7 +97,8 @@ impl<'a> Gatherer<'a> {
                     .collect::<Result<_, _>>()?;
                 let restart = if restart_identity { " RESTART IDENTITY" } else { "" };
                 let cascade = if cascade { " CASCADE" } else { "" };
-                self.ready.push(Step::Truncate(format!("TRUNCATE {}{restart}{cascade}", names.join(", "))));
+                let sql = format!("TRUNCATE {}{restart}{cascade}", names.join(", "));
+                self.ready.push(Step::Truncate { sql, tables: tables.to_vec() });
                 return Ok(());
             }
             Change::Insert { table, new } => {

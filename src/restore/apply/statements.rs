@@ -3,6 +3,10 @@
 //! then one `UPDATE … FROM` or `DELETE … USING` joins them by key. Updates
 //! set only the columns the change carries: a TOASTed value it did not
 //! touch stays as it is.
+//!
+//! The staging table is temporary, except on a connection whose
+//! transaction is to be prepared ([`Staging::Unlogged`]): `PREPARE
+//! TRANSACTION` refuses a transaction that touched a temporary table.
 
 use bytes::Bytes;
 use futures::SinkExt;
@@ -15,13 +19,39 @@ use crate::format::ChangeTable;
 use crate::pg::error_message;
 use crate::pg::ident::{quote_ident, quote_qualified};
 
-/// Applies `run`, changes to the table `t`.
+/// Where a run of updates or deletes is staged.
+#[derive(Debug, Clone, Copy)]
+pub enum Staging {
+    /// `pg_temp.rb_apply`.
+    Temporary,
+    /// An unlogged table in the changed table's schema, created and dropped
+    /// in the transaction (so no other session ever sees it), named for
+    /// the connection (so two connections' tables never collide).
+    Unlogged(usize),
+}
+
+impl Staging {
+    /// The `CREATE` keyword and the qualified name of the staging table for
+    /// changes to `t`.
+    fn table(self, t: &ChangeTable) -> (&'static str, String) {
+        match self {
+            Staging::Temporary => ("TEMPORARY", "pg_temp.rb_apply".to_string()),
+            Staging::Unlogged(connection) => {
+                ("UNLOGGED", quote_qualified(&t.schema, &format!("replibyte_apply_{connection}")))
+            }
+        }
+    }
+}
+
+/// Applies `run`, changes to the table `t`, staging updates and deletes as
+/// `staging` says.
 ///
 /// # Errors
 /// A change the database refuses (a row a user added meanwhile with the
 /// same key, …), named with its table.
-pub async fn apply(client: &Client, t: &ChangeTable, run: Run) -> Result<(), RestoreError> {
+pub async fn apply(client: &Client, t: &ChangeTable, run: Run, staging: Staging) -> Result<(), RestoreError> {
     let table = quote_qualified(&t.schema, &t.name);
+    let (kind, staged_as) = staging.table(t);
     let fail = |what: &str, e: tokio_postgres::Error| RestoreError::Query {
         what: format!("applying {what} to {}.{}", t.schema, t.name),
         message: error_message(&e),
@@ -44,47 +74,47 @@ pub async fn apply(client: &Client, t: &ChangeTable, run: Run) -> Result<(), Res
             select.extend(set.iter().enumerate().map(|(i, c)| format!("{} AS c{i}", column(c))));
             let assignments: Vec<String> =
                 set.iter().enumerate().map(|(i, c)| format!("{} = s.c{i}", column(c))).collect();
-            let apply = format!(
-                "UPDATE ONLY {table} t SET {} FROM pg_temp.rb_apply s WHERE {condition}",
-                assignments.join(", ")
-            );
-            staged(client, &table, &select, run.rows, &apply).await.map_err(|e| fail("updates", e))
+            let apply =
+                format!("UPDATE ONLY {table} t SET {} FROM {staged_as} s WHERE {condition}", assignments.join(", "));
+            staged(client, (kind, &staged_as), &table, &select, run.rows, &apply).await.map_err(|e| fail("updates", e))
         }
         Kind::Delete => {
-            let apply = format!("DELETE FROM ONLY {table} t USING pg_temp.rb_apply s WHERE {condition}");
-            staged(client, &table, &key_select(&key), run.rows, &apply).await.map_err(|e| fail("deletes", e))
+            let apply = format!("DELETE FROM ONLY {table} t USING {staged_as} s WHERE {condition}");
+            staged(client, (kind, &staged_as), &table, &key_select(&key), run.rows, &apply)
+                .await
+                .map_err(|e| fail("deletes", e))
         }
     }
 }
 
-/// Loads `rows` into `pg_temp.rb_apply`, shaped by `select`, runs `apply`
-/// against it, drops it.
+/// Loads `rows` into the staging table `into` (its `CREATE` keyword and
+/// name), shaped by `select`, runs `apply` against it, drops it.
 async fn staged(
     client: &Client,
+    into: (&str, &str),
     table: &str,
     select: &[String],
     rows: Bytes,
     apply: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    stage(client, "rb_apply", table, select, rows).await?;
+    stage(client, into, table, select, rows).await?;
     client.batch_execute(apply).await?;
-    client.batch_execute("DROP TABLE pg_temp.rb_apply").await
+    client.batch_execute(&format!("DROP TABLE {}", into.1)).await
 }
 
-/// Creates the temporary table `name` shaped by `select` (expressions over
-/// `table`'s columns, so each has its column's type) and streams `rows`
-/// into it.
+/// Creates the table `into` (`TEMPORARY` or `UNLOGGED`, and its qualified
+/// name) shaped by `select` (expressions over `table`'s columns, so each
+/// has its column's type) and streams `rows` into it.
 pub(super) async fn stage(
     client: &Client,
-    name: &str,
+    (kind, name): (&str, &str),
     table: &str,
     select: &[String],
     rows: Bytes,
 ) -> Result<(), tokio_postgres::Error> {
-    let create =
-        format!("CREATE TEMPORARY TABLE {name} AS SELECT {} FROM ONLY {table} WITH NO DATA", select.join(", "));
+    let create = format!("CREATE {kind} TABLE {name} AS SELECT {} FROM ONLY {table} WITH NO DATA", select.join(", "));
     client.batch_execute(&create).await?;
-    copy_rows(client, &format!("COPY pg_temp.{name} FROM STDIN (FORMAT binary)"), rows).await
+    copy_rows(client, &format!("COPY {name} FROM STDIN (FORMAT binary)"), rows).await
 }
 
 /// The key columns (quoted) named `k0`, `k1`, … for a staging table.

@@ -55,7 +55,7 @@ pub async fn apply(
     manifest: &Manifest,
     changes: &ChangeSet,
 ) -> Result<Outcome, RestoreError> {
-    if let Some(why) = begin(client, helpers).await {
+    if let Some(why) = begin(client, helpers, changes).await {
         return Ok(Outcome::Unsuited(why));
     }
     let mut appliers = vec![Applier { client, staging: Staging::Temporary }];
@@ -112,7 +112,7 @@ const FIRING_ANYWAY: &str =
 
 /// Starts the transactions, triggers off; why the changes cannot be
 /// applied this way, if they cannot (every transaction then rolled back).
-async fn begin(client: &Client, helpers: &[Client]) -> Option<String> {
+async fn begin(client: &Client, helpers: &[Client], changes: &ChangeSet) -> Option<String> {
     // The lock tells a restore that looks for prepared transactions left
     // behind that these are not: their run is still deciding.
     let start = format!("BEGIN; SELECT pg_catalog.pg_advisory_xact_lock({APPLY_LOCK})");
@@ -120,7 +120,7 @@ async fn begin(client: &Client, helpers: &[Client]) -> Option<String> {
         let _ = client.batch_execute("ROLLBACK").await;
         return Some(format!("starting the transaction failed ({})", error_message(&e)));
     }
-    if let Some(why) = unsuited(client, helpers.len()).await {
+    if let Some(why) = unsuited(client, helpers.len(), changes).await {
         let _ = client.batch_execute("ROLLBACK").await;
         return Some(why);
     }
@@ -134,9 +134,9 @@ async fn begin(client: &Client, helpers: &[Client]) -> Option<String> {
     Some(format!("a helper connection failed ({})", error_message(&why)))
 }
 
-/// Why the changes cannot be split over `helpers` more connections, asked
+/// Why `changes` cannot be split over `helpers` more connections, asked
 /// on `client` in its transaction (whose triggers it turns off).
-async fn unsuited(client: &Client, helpers: usize) -> Option<String> {
+async fn unsuited(client: &Client, helpers: usize, changes: &ChangeSet) -> Option<String> {
     let spare: i64 = match client.query_one(SPARE_PREPARED, &[]).await {
         Ok(row) => row.get(0),
         Err(e) => return Some(error_message(&e)),
@@ -148,6 +148,15 @@ async fn unsuited(client: &Client, helpers: usize) -> Option<String> {
     }
     if let Err(e) = as_replica(client).await {
         return Some(format!("triggers cannot be turned off ({})", error_message(&e)));
+    }
+    let schemas: Vec<&str> = changes.tables.iter().map(|t| t.schema.as_str()).collect();
+    let sql = "SELECT bool_and(pg_catalog.has_schema_privilege(s, 'CREATE')) FROM unnest($1::text[]) s";
+    match client.query_one(sql, &[&schemas]).await {
+        Ok(row) if row.get::<_, Option<bool>>(0) == Some(false) => {
+            return Some("a helper could not stage changes (no CREATE on a changed table's schema)".into())
+        }
+        Ok(_) => {}
+        Err(e) => return Some(error_message(&e)),
     }
     match client.query_one(FIRING_ANYWAY, &[]).await {
         Ok(row) if row.get::<_, bool>(0) => {

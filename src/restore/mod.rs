@@ -132,6 +132,7 @@ async fn restore_chain(
     for (entry, schema) in manifest.databases.iter().zip(schemas) {
         let target = target_name(destination, options, manifest, &entry.name);
         let maintenance = database::Maintenance::connect(destination, &target).await?;
+        finish_left_behind(&destination.with_database(&target)).await?;
         info!(dump = %manifest.id, database = %target, destination = %destination.server(), "restore started");
         let fresh = maintenance.create_fresh(&target, &schema.database).await?;
         let work = async {
@@ -246,6 +247,15 @@ async fn in_place(
         debug!(rows = reader.rows_read(), "rows read ahead of the changes");
     }
     Ok(true)
+}
+
+/// Finishes the prepared transactions a stopped apply left in the database
+/// `uri` names, if it exists: they would keep it from being swapped out.
+async fn finish_left_behind(uri: &ConnectionUri) -> Result<(), RestoreError> {
+    match pg::connect(uri, "replibyte restore check").await {
+        Ok(client) => apply::resolve_prepared(&client).await,
+        Err(_) => Ok(()),
+    }
 }
 
 /// Whether the server `client` is connected to can prepare transactions

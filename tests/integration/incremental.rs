@@ -348,6 +348,11 @@ async fn tables_applied_side_by_side_commit_together_or_not_at_all() {
         client.query("SELECT id FROM events WHERE id < 0", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(left, vec![-1]);
     sql(&target, "DELETE FROM events WHERE id = -1");
+    // They would keep a full restore from swapping the database out.
+    client.batch_execute(&leave(-3, &first)).await.unwrap();
+    run_ok(&config, &["restore", "--full"]);
+    assert_eq!(prepared_in(&target).await, 0);
+    assert_identical(&reference, &target).await;
 
     // A trigger that fires even while changes are applied (its writes may
     // be another connection's table): one connection. (Its creation takes

@@ -9,8 +9,9 @@
 //! the database now holds (the run stopped between the decision and the
 //! last `COMMIT PREPARED`: it is committed) or to one it does not hold (the
 //! run stopped before the decision: it is rolled back). Until then it keeps
-//! its locks and holds back vacuum's horizon, which is why every restore in
-//! place starts by resolving them.
+//! its locks and holds back vacuum's horizon (and would keep a full
+//! restore from swapping the database out), which is why every restore
+//! starts by resolving them.
 
 use tokio_postgres::Client;
 use tracing::warn;

@@ -12,14 +12,17 @@
 //! sequences and records the dump id, commits only once all have prepared,
 //! and that commit decides; the helpers then commit their prepared
 //! transactions. A run that stops on the way leaves prepared transactions
-//! that the next restore in place finishes the way the decision went.
+//! that the next restore of the database finishes the way the decision
+//! went.
 //!
 //! The changes are applied on one connection instead ([`Outcome::Unsuited`],
 //! nothing committed) when the server has no prepared transactions to
 //! spare (`max_prepared_transactions`, 0 by default), triggers cannot be
 //! turned off (the order across tables would then matter) or some are
-//! enabled `ALWAYS` or `REPLICA`, or a `TRUNCATE` spans tables on
-//! different connections.
+//! enabled `ALWAYS` or `REPLICA`, the role may not create the helpers'
+//! staging tables, or a `TRUNCATE` spans tables on different connections
+//! (and, decided by the caller, when materialized views are to be
+//! refreshed).
 
 use futures::future::join_all;
 use tokio_postgres::Client;
@@ -99,16 +102,17 @@ pub async fn apply(
     Ok(Outcome::Applied(count))
 }
 
-/// How many more transactions the server can hold prepared.
-const SPARE_PREPARED: &str =
-    "SELECT current_setting('max_prepared_transactions')::bigint - count(*) FROM pg_catalog.pg_prepared_xacts";
-
-/// Whether a table has a trigger or rule that fires even under
-/// `session_replication_role = replica`: what it writes may be another
-/// connection's table, whose lock would be waited for without end.
-const FIRING_ANYWAY: &str =
-    "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgenabled IN ('A', 'R') AND NOT tgisinternal) \
-     OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_enabled IN ('A', 'R') AND ev_type <> '1')";
+/// What decides whether changes to tables in the schemas `$1` can be split
+/// over connections: how many more transactions the server can hold
+/// prepared; whether the role may create the helpers' staging tables in
+/// every one of those schemas; whether a trigger or rule fires even under
+/// `session_replication_role = replica` (what it writes may be another
+/// connection's table, whose lock would be waited for without end).
+const SUITABILITY: &str = "SELECT \
+     current_setting('max_prepared_transactions')::bigint - (SELECT count(*) FROM pg_catalog.pg_prepared_xacts), \
+     coalesce((SELECT bool_and(pg_catalog.has_schema_privilege(s, 'CREATE')) FROM unnest($1::text[]) s), true), \
+     EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgenabled IN ('A', 'R') AND NOT tgisinternal) \
+       OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_enabled IN ('A', 'R') AND ev_type <> '1')";
 
 /// Starts the transactions, triggers off; why the changes cannot be
 /// applied this way, if they cannot (every transaction then rolled back).
@@ -137,34 +141,24 @@ async fn begin(client: &Client, helpers: &[Client], changes: &ChangeSet) -> Opti
 /// Why `changes` cannot be split over `helpers` more connections, asked
 /// on `client` in its transaction (whose triggers it turns off).
 async fn unsuited(client: &Client, helpers: usize, changes: &ChangeSet) -> Option<String> {
-    let spare: i64 = match client.query_one(SPARE_PREPARED, &[]).await {
-        Ok(row) => row.get(0),
+    let schemas: Vec<&str> = changes.tables.iter().map(|t| t.schema.as_str()).collect();
+    let row = match client.query_one(SUITABILITY, &[&schemas]).await {
+        Ok(row) => row,
         Err(e) => return Some(error_message(&e)),
     };
+    let (spare, may_stage, firing): (i64, bool, bool) = (row.get(0), row.get(1), row.get(2));
     if spare < helpers as i64 {
         return Some(format!(
             "the server has {spare} prepared transactions to spare (max_prepared_transactions), {helpers} are needed"
         ));
     }
-    if let Err(e) = as_replica(client).await {
-        return Some(format!("triggers cannot be turned off ({})", error_message(&e)));
+    if !may_stage {
+        return Some("a helper could not stage changes (no CREATE on a changed table's schema)".into());
     }
-    let schemas: Vec<&str> = changes.tables.iter().map(|t| t.schema.as_str()).collect();
-    let sql = "SELECT bool_and(pg_catalog.has_schema_privilege(s, 'CREATE')) FROM unnest($1::text[]) s";
-    match client.query_one(sql, &[&schemas]).await {
-        Ok(row) if row.get::<_, Option<bool>>(0) == Some(false) => {
-            return Some("a helper could not stage changes (no CREATE on a changed table's schema)".into())
-        }
-        Ok(_) => {}
-        Err(e) => return Some(error_message(&e)),
+    if firing {
+        return Some("a trigger or rule is enabled ALWAYS or REPLICA (it fires while changes are applied)".into());
     }
-    match client.query_one(FIRING_ANYWAY, &[]).await {
-        Ok(row) if row.get::<_, bool>(0) => {
-            Some("a trigger or rule is enabled ALWAYS or REPLICA (it fires while changes are applied)".into())
-        }
-        Ok(_) => None,
-        Err(e) => Some(error_message(&e)),
-    }
+    as_replica(client).await.err().map(|e| format!("triggers cannot be turned off ({})", error_message(&e)))
 }
 
 /// Runs `command` (`PREPARE TRANSACTION`, `COMMIT PREPARED`, …) with its
@@ -189,9 +183,9 @@ async fn rollback(client: &Client, helpers: &[Client]) {
 
 /// Finishes this run's prepared transactions as the decision went, on
 /// `client` (outside a transaction); what it cannot finish, the next
-/// restore in place does.
+/// restore of the database does.
 async fn settle(client: &Client) {
     if let Err(e) = prepared::resolve(client).await {
-        warn!("{e}; the next restore in place finishes them");
+        warn!("{e}; the next restore of the database finishes them");
     }
 }

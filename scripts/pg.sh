@@ -18,7 +18,10 @@
 set -euo pipefail
 
 cmd=${1:-start}
-port=${2:-${REPLIBYTE_PG_PORT:-54329}}
+# Ports stay below the kernel's ephemeral range (32768-60999 on Linux): a
+# port in it can be held at any moment as the local end of some outgoing
+# connection, and the server then cannot bind it (a CI run lost a test so).
+port=${2:-${REPLIBYTE_PG_PORT:-25329}}
 password=${REPLIBYTE_PG_PASSWORD:-pw-4f9c1e7b}
 state=/tmp/replibyte-pg-$port
 bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}

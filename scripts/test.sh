@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # A second server, for copies between servers.
-export REPLIBYTE_SECOND_PGPORT=54330
+export REPLIBYTE_SECOND_PGPORT=25330
 scripts/pg.sh start "$REPLIBYTE_SECOND_PGPORT" >/dev/null
 eval "$(scripts/pg.sh start)"
 eval "$(scripts/s3.sh start)"
@@ -19,7 +19,7 @@ eval "$(scripts/s3.sh start)"
 # every major.
 majors="15=$PGPORT"
 for major in 13 14 16 17 18; do
-  port=$((54300 + major))
+  port=$((25300 + major))
   PG_BINDIR=$(scripts/pg-major.sh "$major") scripts/pg.sh start "$port" >/dev/null
   majors="$majors $major=$port"
 done

@@ -37,7 +37,7 @@ pub fn server() -> Server {
 }
 
 /// The test server of PostgreSQL `major` (13 to 18), from
-/// `REPLIBYTE_MAJOR_PORTS` (`13=54313 14=54314 …`, set by scripts/test.sh).
+/// `REPLIBYTE_MAJOR_PORTS` (`13=25313 14=25314 …`, set by scripts/test.sh).
 pub fn major_server(major: u32) -> Server {
     let ports = std::env::var("REPLIBYTE_MAJOR_PORTS")
         .unwrap_or_else(|_| panic!("REPLIBYTE_MAJOR_PORTS is not set: run the tests through scripts/test.sh"));

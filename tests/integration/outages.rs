@@ -73,7 +73,7 @@ async fn big_source(server: &Server, name: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_restarting_mid_dump_fails_it_cleanly_and_the_next_dump_works() {
-    let (cluster, own) = OwnCluster::start(54341);
+    let (cluster, own) = OwnCluster::start(25341);
     let source = unique_name("restart_src");
     big_source(&own, &source).await;
     let ws = Workspace::new();
@@ -91,7 +91,7 @@ async fn a_source_restarting_mid_dump_fails_it_cleanly_and_the_next_dump_works()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_destination_restarting_mid_restore_keeps_the_old_database_whole() {
-    let (cluster, own) = OwnCluster::start(54342);
+    let (cluster, own) = OwnCluster::start(25342);
     let source = unique_name("restart_dump");
     let target = unique_name("restart_target");
     large_source(&source).await;
